@@ -1,0 +1,187 @@
+"""The one configuration of a training run, with the one set of defaults.
+
+The CLI (``--set key=value``), ``params.yaml`` and the Python API all build a
+:class:`TrainConfig`; presets (``repro.gan.presets``) are rows of field overrides.
+Unknown keys are errors, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, fields
+from typing import Any, Mapping
+
+MODES = ("deterministic", "nondeterministic")
+RESNET_FLAGS = ("skip", "cin", "opt", "sum", "tan", "eps")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every field that determines a training run. Defaults are the embedded CPU demo."""
+
+    # --- model (Kurach et al. 2019, Section 3; DESIGN.md "The GAN zoo") ---
+    architecture: str = "resnet"  # sndcgan | dcgan | resnet (paper's ResNet CIFAR) | resnet19
+    resolution: int = 16  # image side in pixels; the embedded digits default is 16x16
+    channels: int = 1  # 1 (digits) or 3 (CIFAR-10, CelebA-HQ, LSUN)
+    width: float = 0.25  # channel multiplier: 1.0 = the paper's widths; 0.25 keeps 2-core CPU runs short
+    z_dim: int = 128  # z ~ U[-1, 1]^z_dim (compare_gan)
+    loss: str = "ns"  # mm | ns | wgan | ls | hinge
+    penalty: str = "none"  # none | gp | dragan | l2
+    penalty_weight: float = 1.0  # lambda; Table 1 uses {1, 10}
+    d_norm: str = "sn"  # none | bn | ln | sn (generator always uses batch norm)
+    sn_impl: str = "compare_gan"  # compare_gan (u updated every call) | torch (torch.nn.utils.spectral_norm)
+    flags: tuple[str, ...] = ()  # ResNet details moved to the GitHub (SNGAN) choice: skip cin opt sum tan eps
+
+    # --- optimisation (Adam for both nets with the same lr; Table 1 grid) ---
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    n_dis: int = 1  # discriminator updates per generator update
+    batch_size: int = 64
+
+    # --- data ---
+    dataset: str = "digits"
+    data_root: str = ""  # local root of a real dataset; "" = the dataset's environment variable
+    recipe: str = ""  # preprocessing recipe; "" = the dataset's default
+
+    # --- run ---
+    mode: str = "deterministic"  # deterministic | nondeterministic (see repro.determinism)
+    seed: int = 0
+    steps: int = 200  # generator steps; each is n_dis discriminator updates then one generator update
+    checkpoint_every: int = 50  # generator steps between checkpoints (and per-tensor hashes)
+    trace_every: int = 10  # generator steps between whole-model hashes in the step trace
+    threads: int = 0  # intra-op CPU threads; 0 = torch's default for this machine
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    # ------------------------------------------------------------------ helpers
+    def replace(self, **changes: Any) -> "TrainConfig":
+        return from_dict({**to_dict(self), **changes})
+
+    def has_flag(self, flag: str) -> bool:
+        return flag in self.flags
+
+
+FIELD_NAMES = tuple(f.name for f in fields(TrainConfig))
+
+_POSITIVE_INT = ("resolution", "channels", "z_dim", "n_dis", "batch_size", "steps", "checkpoint_every", "trace_every")
+
+
+def _fail(field_name: str, value: Any, rule: str) -> None:
+    raise ValueError(f"invalid {field_name}={value!r}: {rule}")
+
+
+def validate(cfg: TrainConfig) -> None:
+    """Check every field; the error names the field and the valid choices or range."""
+    from repro.gan import architectures, losses, normalization, penalties  # lazy: avoids import cycles
+    from repro.registry import check_choice
+
+    check_choice("architecture", cfg.architecture, architectures.REGISTRY.names())
+    check_choice("loss", cfg.loss, losses.REGISTRY.names())
+    check_choice("penalty", cfg.penalty, penalties.REGISTRY.names())
+    check_choice("d_norm", cfg.d_norm, normalization.NORMS)
+    check_choice("sn_impl", cfg.sn_impl, normalization.SN_IMPLS)
+    check_choice("mode", cfg.mode, MODES)
+    for flag in cfg.flags:
+        check_choice("flag", flag, RESNET_FLAGS)
+    if len(set(cfg.flags)) != len(cfg.flags):
+        _fail("flags", cfg.flags, "each flag at most once")
+    if cfg.flags and cfg.architecture not in ("resnet", "resnet19"):
+        _fail("flags", cfg.flags, f"the ResNet flags apply to resnet and resnet19, not {cfg.architecture}")
+    for name in _POSITIVE_INT:
+        value = getattr(cfg, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            _fail(name, value, "must be an integer >= 1")
+    for name in ("width", "lr"):
+        value = getattr(cfg, name)
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            _fail(name, value, "must be a finite number > 0")
+    for name in ("beta1", "beta2"):
+        value = getattr(cfg, name)
+        if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+            _fail(name, value, "must lie in [0, 1]")
+    if not isinstance(cfg.penalty_weight, (int, float)) or not math.isfinite(cfg.penalty_weight) or cfg.penalty_weight < 0:
+        _fail("penalty_weight", cfg.penalty_weight, "must be a finite number >= 0")
+    if not isinstance(cfg.seed, int) or isinstance(cfg.seed, bool) or cfg.seed < 0:
+        _fail("seed", cfg.seed, "must be an integer >= 0")
+    if not isinstance(cfg.threads, int) or cfg.threads < 0:
+        _fail("threads", cfg.threads, "must be an integer >= 0 (0 = torch's default)")
+    architectures.check_resolution(cfg.architecture, cfg.resolution)
+
+
+def to_dict(cfg: TrainConfig) -> dict[str, Any]:
+    d = dataclasses.asdict(cfg)
+    d["flags"] = list(cfg.flags)
+    return d
+
+
+def from_dict(data: Mapping[str, Any]) -> TrainConfig:
+    """Build a config from a mapping; unknown keys are a ``ValueError`` listing the valid ones."""
+    unknown = sorted(set(data) - set(FIELD_NAMES))
+    if unknown:
+        raise ValueError(f"unknown config key(s) {', '.join(unknown)}; valid keys: {', '.join(FIELD_NAMES)}")
+    kwargs = dict(data)
+    if "flags" in kwargs:
+        kwargs["flags"] = _parse_flags(kwargs["flags"])
+    return TrainConfig(**kwargs)
+
+
+def _parse_flags(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    return tuple(value)
+
+
+def parse_value(key: str, text: str) -> Any:
+    """Parse the text of ``--set key=text`` into the type of field ``key``."""
+    if key not in FIELD_NAMES:
+        raise ValueError(f"unknown config key {key!r}; valid keys: {', '.join(FIELD_NAMES)}")
+    default = getattr(TrainConfig(), key)
+    if key == "flags":
+        return _parse_flags(text)
+    if isinstance(default, bool):
+        lowered = text.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"invalid {key}={text!r}: expected true or false")
+    if isinstance(default, int):
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError(f"invalid {key}={text!r}: expected an integer") from None
+    if isinstance(default, float):
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError(f"invalid {key}={text!r}: expected a number") from None
+    return text
+
+
+def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """``["lr=0.001", "n_dis=5"]`` -> ``{"lr": 0.001, "n_dis": 5}`` (typed by the field)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise ValueError(f"invalid override {item!r}: expected key=value")
+        out[key.strip()] = parse_value(key.strip(), text.strip())
+    return out
+
+
+def diff(a: TrainConfig, b: TrainConfig, ignore: tuple[str, ...] = ()) -> dict[str, tuple[Any, Any]]:
+    """Fields whose values differ: ``{name: (a_value, b_value)}``."""
+    da, db = to_dict(a), to_dict(b)
+    return {k: (da[k], db[k]) for k in FIELD_NAMES if k not in ignore and da[k] != db[k]}
+
+
+def dumps(cfg: TrainConfig) -> str:
+    return json.dumps(to_dict(cfg), indent=2, sort_keys=True)
+
+
+__all__ = ["TrainConfig", "MODES", "RESNET_FLAGS", "FIELD_NAMES", "validate", "to_dict", "from_dict",
+           "parse_value", "parse_overrides", "diff", "dumps"]

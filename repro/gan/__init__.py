@@ -1,0 +1,1 @@
+"""The study's GAN zoo: losses, penalties, normalizations, architectures and variant presets."""
