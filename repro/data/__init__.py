@@ -1,0 +1,24 @@
+"""Datasets with the study's exact preprocessing (DESIGN.md, "Datasets and exact preprocessing").
+
+``load(name, split, root=, recipe=)`` returns an :class:`ImageSplit` whose ``batch()`` gives
+float32 (B, C, H, W) tensors in [0, 1]. Registered datasets: ``digits`` (embedded default,
+16x16x1), ``cifar10``, ``celeba_hq_128``, ``lsun_bedroom`` and ``folder``. Real datasets are
+read from a local root (the ``root`` argument or the dataset's environment variable); nothing
+is downloaded. :class:`EpochSampler` draws shuffled, resumable batches of indices.
+"""
+
+from repro.data.catalog import REGISTRY, SPLITS, DatasetSpec, load
+from repro.data.sampler import EpochSampler
+from repro.data.split import ArraySplit, ImageSplit
+
+# Importing a dataset module registers it; the order is the order the CLI lists them.
+from repro.data import digits  # noqa: E402,F401  isort: skip
+
+for _module in ("cifar10", "celeba", "lsun", "folder"):  # celeba registers celeba_hq_128, lsun lsun_bedroom
+    try:
+        __import__(f"repro.data.{_module}")
+    except ModuleNotFoundError as _exc:  # a loader not written yet must not hide the others
+        if _exc.name != f"repro.data.{_module}":
+            raise
+
+__all__ = ["REGISTRY", "SPLITS", "DatasetSpec", "load", "EpochSampler", "ImageSplit", "ArraySplit"]

@@ -1,0 +1,36 @@
+"""Where a real dataset lives: the ``root`` option, else its environment variable."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def resolve_root(dataset: str, root: str, env_var: str, layout: str) -> Path:
+    """The dataset's root folder; missing or not a folder -> ``ValueError`` naming option, variable and layout."""
+    source = "root"
+    if not root:
+        root = os.environ.get(env_var, "")
+        source = f"${env_var}"
+    if not root:
+        raise ValueError(f"{dataset}: no dataset root given; pass root=PATH (CLI: --root PATH) or set the "
+                         f"environment variable {env_var}. Nothing is downloaded. Expected layout: {layout}")
+    path = Path(root).expanduser()
+    if not path.is_dir():
+        raise ValueError(f"{dataset}: {source}={str(root)!r} is not a folder (option root / --root, "
+                         f"environment variable {env_var}). Expected layout: {layout}")
+    return path.resolve()
+
+
+def env_int(env_var: str, default: int) -> int:
+    """An integer override from the environment (used for the test-split sizes of small local copies)."""
+    text = os.environ.get(env_var, "")
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"invalid ${env_var}={text!r}: expected an integer >= 1") from None
+    if value < 1:
+        raise ValueError(f"invalid ${env_var}={text!r}: expected an integer >= 1")
+    return value
