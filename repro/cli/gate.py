@@ -1,0 +1,86 @@
+"""``repro gate``: check an audit report against a committed baseline (CI), or refresh the baseline."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from repro import gate
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "gate",
+        help="CI gate: fail when an audit report drifts from a committed baseline",
+        description=(
+            "Check DIR/report.json (repro audit) against a baseline: every deterministic pair bitwise "
+            "identical; every run completed; each baseline variant's mean FID within baseline mean +/- "
+            "max(K x baseline noise std, MIN_REL_TOL x baseline mean); the deterministic/nondeterministic "
+            "step-time ratio <= MAX_DET_COST; and, in strict mode, where the report's environment "
+            "fingerprint matches the baseline's on every strict field, each deterministic run's final "
+            "parameter hash equal to the baseline's (otherwise strict mode is skipped, naming the differing "
+            "fields). Exit 0 all pass, 1 drift, 2 unusable input (missing or corrupt file, schema mismatch). "
+            "With --update, write a new baseline from the report instead (atomically); a report with a "
+            "non-identical deterministic pair or an incomplete run is refused (exit 2)."
+        ),
+    )
+    parser.add_argument("--baseline", required=True, metavar="PATH",
+                        help="baseline JSON (schema repro.baseline/1), e.g. audits/baselines/NAME.json")
+    parser.add_argument("--report", required=True, metavar="PATH", help="audit report JSON (DIR/report.json)")
+    parser.add_argument("--k", type=float, default=gate.DEFAULT_K,
+                        help=f"FID band half-width in baseline noise standard deviations (default {gate.DEFAULT_K:g})")
+    parser.add_argument("--min-rel-tol", type=float, default=gate.DEFAULT_MIN_REL_TOL,
+                        help="floor of the FID band half-width as a fraction of the baseline mean "
+                             f"(default {gate.DEFAULT_MIN_REL_TOL:g})")
+    parser.add_argument("--max-det-cost", type=float, default=gate.DEFAULT_MAX_DET_COST,
+                        help="bound on deterministic / nondeterministic median step time "
+                             f"(default {gate.DEFAULT_MAX_DET_COST:g}: determinism may at most double the step time)")
+    parser.add_argument("--no-strict", dest="strict", action="store_false",
+                        help="never compare final parameter hashes (default: compare them when the environments match)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
+    parser.add_argument("--update", action="store_true",
+                        help="write a new baseline at --baseline from --report (refresh deliberately; commit it)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        if args.update:
+            return _update(args)
+        report = gate.load_report(args.report)
+        baseline = gate.load_baseline(args.baseline)
+        result = gate.check(report, baseline, k=args.k, min_rel_tol=args.min_rel_tol,
+                            max_det_cost=args.max_det_cost, strict=args.strict)
+    except gate.GateInputError as exc:
+        print(f"repro gate: error: {exc}", file=sys.stderr)
+        return gate.EXIT_INPUT
+    if args.json:
+        options = {"k": args.k, "min_rel_tol": args.min_rel_tol, "max_det_cost": args.max_det_cost,
+                   "strict": args.strict}
+        print(json.dumps({**result.to_dict(), "options": options, "baseline": args.baseline, "report": args.report},
+                         indent=2, sort_keys=True))
+    else:
+        print(gate.format_table(result))
+    return result.exit_code
+
+
+def _update(args: argparse.Namespace) -> int:
+    from repro.fingerprint import summary
+
+    report = gate.load_report(args.report)
+    baseline = gate.make_baseline(report, args.report)
+    gate.write_baseline(args.baseline, baseline)
+    if args.json:
+        print(json.dumps({k: v for k, v in baseline.items() if k != "fingerprint"}, indent=2, sort_keys=True))
+        return gate.EXIT_PASS
+    print(f"wrote baseline {args.baseline} from {args.report}")
+    print(f"  commit: {baseline['commit']}")
+    env = summary(baseline["fingerprint"])
+    print("  environment: " + ", ".join(f"{key}={value}" for key, value in env.items()))
+    for name, v in baseline["variants"].items():
+        ratio = baseline["cost"].get(name)
+        cost = f", det cost ratio {ratio:.3g}" if isinstance(ratio, (int, float)) else ""
+        print(f"  {name}: fid_mean {v['fid_mean']:.6g}, noise_std {v['noise_std']:.4g}{cost}")
+    print(f"  final parameter hashes: {len(baseline['final_param_hashes'])} deterministic run(s)")
+    return gate.EXIT_PASS

@@ -1,0 +1,434 @@
+"""The CI gate (repro.gate, `repro gate`): synthetic audit reports, no training."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from repro import gate
+from repro.cli import main
+
+VARIANTS = {"resnet_default": 40.0, "resnet_all": 47.0}  # baseline FID means of the synthetic audit
+SEEDS = (0, 1)
+REPLICATES = 2
+EVAL_STD, NONDET_STD, SEED_STD = 0.4, 0.6, 0.8  # noise components; total sqrt(sum sq) ~ 1.077
+
+
+def fake_fingerprint() -> dict:
+    """A fingerprint shaped like repro.fingerprint.collect()'s (only the parts the tests vary)."""
+    return {
+        "schema": 1,
+        "python": {"implementation": "CPython", "version": "3.12.3"},
+        "torch": {"version": "2.13.0+cpu", "git_version": "0" * 40, "debug": False, "cuda": None, "cudnn": None,
+                  "build": {"blas_info": "mkl", "cpu_capability": "AVX2"}},
+        "numpy": {"version": "2.3.0"},
+        "scipy": {"version": "1.16.0"},
+        "cpu": {"machine": "x86_64", "model": "Test CPU", "vendor": "GenuineIntel", "flags": ["avx2", "fma"]},
+        "threads": {"torch_intra_op": 2, "torch_inter_op": 2, "cpu_count": 2, "affinity": 2},
+        "env": {"CUBLAS_WORKSPACE_CONFIG": None},
+        "numerics": {"deterministic_algorithms": False},
+        "cuda": {"available": False, "device_count": 0, "devices": []},
+        "nvml": {"available": False, "reason": "no driver"},
+        "git": {"commit": "a" * 40, "dirty": False},
+    }
+
+
+def _hash(*parts) -> str:
+    return hashlib.sha256("/".join(map(str, parts)).encode()).hexdigest()
+
+
+def make_report(variants: dict[str, float] = VARIANTS) -> dict:
+    """A self-consistent repro.audit/1 report: per variant, det and nondet runs for each seed and
+    replicate plus one thread-perturbed run; det replicates share a hash (identical pairs)."""
+    runs, pairs, variance, cost = [], [], {}, {}
+    for variant, base in variants.items():
+        fids = []
+        for seed in SEEDS:
+            for mode in ("deterministic", "nondeterministic"):
+                for rep in range(REPLICATES):
+                    # seed moves FID by +/-SEED_STD; nondeterministic replicates by +/-NONDET_STD
+                    fid = base + (SEED_STD if seed else -SEED_STD) + (
+                        (NONDET_STD if rep else -NONDET_STD) if mode == "nondeterministic" else 0.0)
+                    fids.append(fid)
+                    runs.append(_run(variant, mode, seed, rep, None, fid,
+                                     _hash(variant, seed) if mode == "deterministic" else _hash(variant, seed, mode, rep)))
+            for mode, kind in (("deterministic", "deterministic"), ("nondeterministic", "nondeterministic")):
+                pairs.append({"variant": variant, "kind": kind, "a": f"{variant}/{mode}-s{seed}-r0",
+                              "b": f"{variant}/{mode}-s{seed}-r1", "identical": kind == "deterministic",
+                              "first_divergent_step": None if kind == "deterministic" else 1,
+                              "first_divergent_tensors": [] if kind == "deterministic" else ["D.conv1.weight"],
+                              "rel_l2": [[10, 0.0]]})
+        runs.append(_run(variant, "deterministic", 0, 0, "threads", base + 0.1, _hash(variant, "threads")))
+        pairs.append({"variant": variant, "kind": "threads", "a": f"{variant}/deterministic-s0-r0",
+                      "b": f"{variant}/deterministic-s0-r0-threads", "identical": False, "first_divergent_step": 1,
+                      "first_divergent_tensors": ["G.linear.weight"], "rel_l2": [[1, 1e-7]]})
+        noise = math.sqrt(EVAL_STD**2 + NONDET_STD**2 + SEED_STD**2)
+        variance[variant] = {"fid_mean": sum(fids) / len(fids), "n_runs": len(fids), "eval_std": EVAL_STD,
+                             "nondet_std": NONDET_STD, "seed_std": SEED_STD, "noise_std": noise,
+                             "eval_pct": 100 * EVAL_STD**2 / noise**2, "nondet_pct": 100 * NONDET_STD**2 / noise**2,
+                             "seed_pct": 100 * SEED_STD**2 / noise**2}
+        cost[variant] = {"det_median_step_s": 0.055, "nondet_median_step_s": 0.05, "ratio": 1.1,
+                         "det_wall_s": 11.0, "nondet_wall_s": 10.0}
+    return {
+        "schema": "repro.audit/1", "created": "2026-11-27T12:00:00+00:00", "commit": "a" * 40,
+        "fingerprint": fake_fingerprint(),
+        "settings": {"variant": "resnet_all", "baseline_variant": "resnet_default", "replicates": REPLICATES,
+                     "seeds": list(SEEDS), "steps": 200, "dataset": "digits", "perturb": ["threads"]},
+        "runs": runs, "pairs": pairs, "variance": variance, "cost": cost, "comparison": {}, "archdiff": {},
+    }
+
+
+def _run(variant, mode, seed, rep, perturb, fid, digest) -> dict:
+    suffix = f"-{perturb}" if perturb else ""
+    return {"id": f"{variant}/{mode}-s{seed}-r{rep}{suffix}", "variant": variant, "mode": mode, "seed": seed,
+            "replicate": rep, "perturb": perturb, "status": "completed", "steps_completed": 200,
+            "diverged_step": None, "final_param_hash": digest, "median_step_time_s": 0.05, "wall_time_s": 10.0,
+            "fid": fid, "fid_ci_low": fid - 1, "fid_ci_high": fid + 1, "fid_eval_std": EVAL_STD,
+            "is_mean": 5.0, "kid_mean": 0.01}
+
+
+def shift_fid(report: dict, variant: str, delta: float) -> dict:
+    """A copy of ``report`` with every FID of ``variant`` moved by ``delta``."""
+    out = copy.deepcopy(report)
+    for run in out["runs"]:
+        if run["variant"] == variant:
+            run["fid"] += delta
+    out["variance"][variant]["fid_mean"] += delta
+    return out
+
+
+def set_det_hash(report: dict, variant: str, seed: int, digest: str, replicates=(0, 1)) -> dict:
+    out = copy.deepcopy(report)
+    for run in out["runs"]:
+        if (run["variant"], run["mode"], run["seed"], run["perturb"]) == (variant, "deterministic", seed, None) \
+                and run["replicate"] in replicates:
+            run["final_param_hash"] = digest
+    return out
+
+
+def write(path: Path, obj) -> Path:
+    path.write_text(json.dumps(obj))
+    return path
+
+
+@pytest.fixture
+def files(tmp_path):
+    """(report dict, report path, baseline path) with the baseline made from the report."""
+    report = make_report()
+    report_path = write(tmp_path / "report.json", report)
+    baseline_path = tmp_path / "baseline.json"
+    gate.write_baseline(baseline_path, gate.make_baseline(report, str(report_path)))
+    return report, report_path, baseline_path
+
+
+def run_cli(capsys, *argv) -> tuple[int, str, str]:
+    code = main(["gate", *map(str, argv)])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def rows_of(result, check):
+    return [r for r in result.rows if r["check"] == check]
+
+
+# --------------------------------------------------------------------------- FID band
+
+
+def test_fid_moved_by_ten_noise_std_fails(files, tmp_path, capsys):
+    report, _, baseline_path = files
+    noise = report["variance"]["resnet_all"]["noise_std"]
+    moved = write(tmp_path / "moved.json", shift_fid(report, "resnet_all", 10 * noise))
+    code, out, _ = run_cli(capsys, "--baseline", baseline_path, "--report", moved)
+    assert code == gate.EXIT_DRIFT
+    base = report["variance"]["resnet_all"]["fid_mean"]
+    half = max(3 * noise, 0.05 * base)
+    failing = [line for line in out.splitlines() if line.startswith("FAIL: resnet_all")]
+    assert len(failing) == 1, out
+    # the message names variant, metric, value and band
+    assert "fid_mean" in failing[0]
+    assert f"{base + 10 * noise:.6g}" in failing[0]
+    assert f"[{base - half:.6g}, {base + half:.6g}]" in failing[0]
+    assert out.rstrip().splitlines()[-1].startswith("FAIL")
+
+
+def test_fid_move_within_noise_passes(files, tmp_path, capsys):
+    report, _, baseline_path = files
+    noise = report["variance"]["resnet_default"]["noise_std"]
+    moved = shift_fid(shift_fid(report, "resnet_default", -2.5 * noise), "resnet_all", 1.0 * noise)
+    code, out, _ = run_cli(capsys, "--baseline", baseline_path, "--report", write(tmp_path / "m.json", moved))
+    assert code == gate.EXIT_PASS, out
+    assert out.rstrip().splitlines()[-1].startswith("PASS")
+
+
+def test_relative_floor_widens_a_tiny_noise_band(files):
+    report, _, baseline_path = files
+    baseline = gate.load_baseline(baseline_path)
+    baseline["variants"]["resnet_default"]["noise_std"] = 1e-3  # k * noise = 0.003 << 5% of ~40 = 2
+    base = baseline["variants"]["resnet_default"]["fid_mean"]
+    inside = gate.check(shift_fid(report, "resnet_default", 0.04 * base), baseline)
+    outside = gate.check(shift_fid(report, "resnet_default", 0.06 * base), baseline)
+    assert [r["verdict"] for r in rows_of(inside, "fid") if r["subject"] == "resnet_default"] == ["pass"]
+    assert [r["verdict"] for r in rows_of(outside, "fid") if r["subject"] == "resnet_default"] == ["fail"]
+    # --min-rel-tol 0 leaves only the noise band, which 4% exceeds
+    tight = gate.check(shift_fid(report, "resnet_default", 0.04 * base), baseline, min_rel_tol=0.0)
+    assert not tight.passed
+
+
+@settings(max_examples=200, deadline=None)
+@given(mean=st.floats(0.0, 500.0), noise=st.floats(0.0, 50.0), k=st.floats(0.1, 10.0),
+       tol=st.floats(0.0, 0.5), t=st.floats(-3.0, 3.0), shrink=st.floats(0.0, 1.0))
+def test_fid_band_laws(mean, noise, k, tol, t, shrink):
+    """The band holds the baseline mean, is symmetric about it, is at least as wide as each of its
+    two terms, and a value passes exactly when it lies in it (so anything closer also passes)."""
+    lo, hi = gate.fid_band(mean, noise, k=k, min_rel_tol=tol)
+    assert lo <= mean <= hi
+    # abs 1e-9: mean +/- half is rounded to the ulp of mean (<= 1e-13 for mean <= 500)
+    assert math.isclose(mean - lo, hi - mean, rel_tol=1e-9, abs_tol=1e-9)
+    half = hi - mean
+    assert half >= k * noise - 1e-9 and half >= tol * mean - 1e-9
+    report = make_report({"resnet_default": 40.0})
+    baseline = gate.make_baseline(report, "r.json")
+    baseline["variants"]["resnet_default"].update(fid_mean=mean, noise_std=noise)
+    value = mean + t * max(half, 1e-6)
+    moved = copy.deepcopy(report)
+    moved["variance"]["resnet_default"]["fid_mean"] = value
+    closer = copy.deepcopy(moved)
+    closer["variance"]["resnet_default"]["fid_mean"] = mean + shrink * (value - mean)
+
+    def verdict(rep):
+        return rows_of(gate.check(rep, baseline, k=k, min_rel_tol=tol), "fid")[0]["verdict"]
+
+    assert verdict(moved) == ("pass" if lo <= value <= hi else "fail")
+    if verdict(moved) == "pass":
+        assert verdict(closer) == "pass"
+
+
+def test_missing_variant_and_diverged_run_fail(files):
+    report, _, baseline_path = files
+    baseline = gate.load_baseline(baseline_path)
+    missing = copy.deepcopy(report)
+    del missing["variance"]["resnet_all"]
+    result = gate.check(missing, baseline)
+    fid_all = [r for r in rows_of(result, "fid") if r["subject"] == "resnet_all"]
+    assert [r["verdict"] for r in fid_all] == ["fail"] and "missing from the report" in fid_all[0]["message"]
+
+    diverged = copy.deepcopy(report)
+    run = next(r for r in diverged["runs"] if r["variant"] == "resnet_default" and r["mode"] == "nondeterministic")
+    run.update(status="diverged", diverged_step=17, fid=None)
+    result = gate.check(diverged, baseline)
+    status = {r["subject"]: r for r in rows_of(result, "runs")}
+    assert status["resnet_default"]["verdict"] == "fail"
+    assert run["id"] in status["resnet_default"]["message"] and "17" in status["resnet_default"]["message"]
+    assert status["resnet_all"]["verdict"] == "pass"
+    assert result.exit_code == gate.EXIT_DRIFT
+
+
+def test_new_variant_in_report_is_skipped_not_failed(files):
+    report, _, baseline_path = files
+    baseline = gate.load_baseline(baseline_path)
+    del baseline["variants"]["resnet_all"]
+    result = gate.check(report, baseline)
+    row = next(r for r in rows_of(result, "fid") if r["subject"] == "resnet_all")
+    assert row["verdict"] == "skip" and "--update" in row["message"]
+    assert result.passed
+
+
+# --------------------------------------------------------------------------- determinism and cost
+
+
+def test_deterministic_pair_with_different_hashes_fails(files, tmp_path, capsys):
+    report, _, baseline_path = files
+    broken = set_det_hash(report, "resnet_all", 1, _hash("other"), replicates=(1,))
+    pair = next(p for p in broken["pairs"] if p["kind"] == "deterministic" and p["b"] == "resnet_all/deterministic-s1-r1")
+    pair.update(identical=False, first_divergent_step=37, first_divergent_tensors=["D.block0.conv.weight"])
+    code, out, _ = run_cli(capsys, "--baseline", baseline_path, "--report", write(tmp_path / "b.json", broken),
+                           "--no-strict")
+    assert code == gate.EXIT_DRIFT
+    result = gate.check(broken, gate.load_baseline(baseline_path), strict=False)
+    failed = result.failures()
+    assert [(r["check"], r["subject"]) for r in failed] == [
+        ("determinism", "resnet_all/deterministic-s1-r0 vs resnet_all/deterministic-s1-r1")]
+    assert "37" in failed[0]["message"] and "D.block0.conv.weight" in failed[0]["message"]
+    assert "resnet_all" in failed[0]["message"]
+
+
+def test_report_without_deterministic_pairs_fails(files):
+    report, _, baseline_path = files
+    no_pairs = copy.deepcopy(report)
+    no_pairs["pairs"] = [p for p in no_pairs["pairs"] if p["kind"] != "deterministic"]
+    result = gate.check(no_pairs, gate.load_baseline(baseline_path))
+    assert [r["verdict"] for r in rows_of(result, "determinism")] == ["fail"]
+
+
+def test_cost_of_determinism_bound(files, tmp_path, capsys):
+    report, _, baseline_path = files
+    costly = copy.deepcopy(report)
+    costly["cost"]["resnet_all"]["ratio"] = 2.5
+    path = write(tmp_path / "c.json", costly)
+    code, out, _ = run_cli(capsys, "--baseline", baseline_path, "--report", path)
+    assert code == gate.EXIT_DRIFT
+    assert any(line.startswith("FAIL: resnet_all") and "2.5" in line for line in out.splitlines()), out
+    code, _, _ = run_cli(capsys, "--baseline", baseline_path, "--report", path, "--max-det-cost", "3")
+    assert code == gate.EXIT_PASS
+
+
+# --------------------------------------------------------------------------- strict mode
+
+
+def test_other_environment_skips_strict_mode_naming_the_field(files, tmp_path, capsys):
+    report, _, baseline_path = files
+    other = set_det_hash(report, "resnet_all", 0, _hash("new torch"))  # new library, new bits: expected
+    other["fingerprint"]["torch"]["version"] = "2.14.0+cpu"
+    code, out, _ = run_cli(capsys, "--baseline", baseline_path, "--report", write(tmp_path / "o.json", other))
+    assert code == gate.EXIT_PASS, out
+    skip = [line for line in out.splitlines() if line.startswith("SKIP:")]
+    assert len(skip) == 1 and "torch.version" in skip[0] and "strict mode skipped" in skip[0]
+
+
+def test_same_environment_different_final_hash_fails_strict(files, tmp_path, capsys):
+    report, _, baseline_path = files
+    changed = set_det_hash(report, "resnet_default", 1, _hash("changed"))  # both replicates: pair still identical
+    changed["fingerprint"]["git"]["commit"] = "b" * 40  # not a strict field: strict mode still applies
+    changed["fingerprint"]["cpu"]["flags"].append("md_clear")  # not strict either
+    path = write(tmp_path / "h.json", changed)
+    code, out, _ = run_cli(capsys, "--baseline", baseline_path, "--report", path)
+    assert code == gate.EXIT_DRIFT
+    result = gate.check(changed, gate.load_baseline(baseline_path))
+    assert sorted(r["subject"] for r in result.failures()) == [
+        "resnet_default/deterministic-s1-r0", "resnet_default/deterministic-s1-r1"]
+    assert all(r["check"] == "strict_hash" for r in result.failures())
+    assert len([r for r in rows_of(result, "strict_hash") if r["verdict"] == "pass"]) == 6
+    code, out, _ = run_cli(capsys, "--baseline", baseline_path, "--report", path, "--no-strict")
+    assert code == gate.EXIT_PASS and "strict mode disabled" in out
+
+
+def test_strict_mode_fails_a_missing_deterministic_run(files):
+    report, _, baseline_path = files
+    fewer = copy.deepcopy(report)
+    fewer["runs"] = [r for r in fewer["runs"] if r["id"] != "resnet_all/deterministic-s0-r1"]
+    result = gate.check(fewer, gate.load_baseline(baseline_path))
+    assert [r["subject"] for r in result.failures()] == ["resnet_all/deterministic-s0-r1"]
+
+
+# --------------------------------------------------------------------------- unusable input
+
+
+def test_corrupt_or_missing_baseline_exits_2(files, tmp_path, capsys):
+    _, report_path, baseline_path = files
+    baseline_path.write_text(baseline_path.read_text()[: 200])  # truncated mid-write
+    code, out, err = run_cli(capsys, "--baseline", baseline_path, "--report", report_path)
+    assert code == gate.EXIT_INPUT and out == ""
+    assert str(baseline_path) in err and "corrupt" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run_cli(capsys, "--baseline", tmp_path / "nope.json", "--report", report_path)
+    assert code == gate.EXIT_INPUT and "not found" in err and "nope.json" in err
+
+
+@pytest.mark.parametrize("mutate, expected", [
+    (lambda b: b.update(schema="repro.baseline/2"), "'repro.baseline/2' is not supported"),
+    (lambda b: b.update(schema="repro.audit/1"), "it is an audit report"),
+    (lambda b: b.pop("schema"), "no 'schema' key"),
+    (lambda b: b.pop("variants"), "missing required key(s) variants"),
+    (lambda b: b["variants"]["resnet_all"].pop("noise_std"), "noise_std"),
+])
+def test_baseline_schema_mismatch_exits_2(files, capsys, mutate, expected):
+    _, report_path, baseline_path = files
+    data = json.loads(baseline_path.read_text())
+    mutate(data)
+    write(baseline_path, data)
+    code, _, err = run_cli(capsys, "--baseline", baseline_path, "--report", report_path)
+    assert code == gate.EXIT_INPUT
+    assert expected in err and str(baseline_path) in err
+
+
+def test_report_schema_mismatch_exits_2(files, tmp_path, capsys):
+    report, _, baseline_path = files
+    for mutate, expected in ((lambda r: r.update(schema="repro.audit/0"), "'repro.audit/0' is not supported"),
+                             (lambda r: r.pop("pairs"), "missing required key(s) pairs"),
+                             (lambda r: r["runs"][0].pop("final_param_hash"), "runs[0] is missing key(s) final_param_hash")):
+        bad = copy.deepcopy(report)
+        mutate(bad)
+        path = write(tmp_path / "bad.json", bad)
+        code, _, err = run_cli(capsys, "--baseline", baseline_path, "--report", path)
+        assert code == gate.EXIT_INPUT, expected
+        assert expected in err and str(path) in err
+
+
+def test_bad_option_exits_2(files, capsys):
+    _, report_path, baseline_path = files
+    code, _, err = run_cli(capsys, "--baseline", baseline_path, "--report", report_path, "--k", "-1")
+    assert code == gate.EXIT_INPUT and "k=-1" in err
+
+
+# --------------------------------------------------------------------------- --update and atomicity
+
+
+def test_update_refuses_non_identical_report(tmp_path, capsys):
+    report = make_report()
+    report["pairs"][0]["identical"] = False
+    report_path = write(tmp_path / "report.json", report)
+    baseline_path = tmp_path / "baselines" / "b.json"
+    code, _, err = run_cli(capsys, "--update", "--baseline", baseline_path, "--report", report_path)
+    assert code == gate.EXIT_INPUT
+    assert "not bitwise identical" in err and report["pairs"][0]["a"] in err
+    assert not baseline_path.exists()
+
+
+def test_update_refuses_a_diverged_run(tmp_path):
+    report = make_report()
+    report["runs"][3].update(status="diverged", diverged_step=5)
+    with pytest.raises(gate.GateInputError, match="did not complete"):
+        gate.make_baseline(report, "report.json")
+
+
+def test_update_writes_a_baseline_that_passes_against_its_report(tmp_path, capsys):
+    report = make_report()
+    report_path = write(tmp_path / "report.json", report)
+    baseline_path = tmp_path / "baselines" / "b.json"
+    code, out, _ = run_cli(capsys, "--update", "--baseline", baseline_path, "--report", report_path)
+    assert code == gate.EXIT_PASS and str(baseline_path) in out and "resnet_all" in out
+    baseline = gate.load_baseline(baseline_path)
+    assert baseline["schema"] == gate.BASELINE_SCHEMA and baseline["commit"] == report["commit"]
+    assert baseline["fingerprint"] == report["fingerprint"] and baseline["settings"] == report["settings"]
+    assert baseline["source_report"] == str(report_path)
+    expected_ids = {r["id"] for r in report["runs"] if r["mode"] == "deterministic" and r["perturb"] is None}
+    assert set(baseline["final_param_hashes"]) == expected_ids and len(expected_ids) == 8
+    assert baseline["cost"] == {v: report["cost"][v]["ratio"] for v in VARIANTS}
+    for name, v in baseline["variants"].items():
+        assert v == {k: report["variance"][name][k] for k in ("fid_mean", "noise_std", "eval_std", "nondet_std", "seed_std")}
+    code, out, _ = run_cli(capsys, "--baseline", baseline_path, "--report", report_path)
+    assert code == gate.EXIT_PASS, out
+    assert "SKIP" not in out  # same environment: strict mode ran and every row passed
+    code, out, _ = run_cli(capsys, "--baseline", baseline_path, "--report", report_path, "--json")
+    data = json.loads(out)
+    assert code == 0 and data["passed"] and data["counts"]["fail"] == 0 and data["counts"]["pass"] == len(data["rows"])
+
+
+def _leftovers(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name.endswith(".tmp"))
+
+
+def test_baseline_write_is_atomic(files, monkeypatch, capsys):
+    report, report_path, baseline_path = files
+    before = baseline_path.read_bytes()
+    # a failure while serialising must not truncate the old file
+    monkeypatch.setattr(json, "dumps", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("disk full")))
+    with pytest.raises(RuntimeError):
+        gate.write_baseline(baseline_path, gate.make_baseline(report, str(report_path)))
+    monkeypatch.undo()
+    assert baseline_path.read_bytes() == before
+    # a failure after the bytes hit the temp file, before the rename: old file intact, temp removed
+    monkeypatch.setattr(os, "replace", lambda *a, **k: (_ for _ in ()).throw(OSError("crash before rename")))
+    with pytest.raises(OSError):
+        main(["gate", "--update", "--baseline", str(baseline_path), "--report", str(report_path)])
+    monkeypatch.undo()
+    assert baseline_path.read_bytes() == before
+    assert _leftovers(baseline_path.parent) == []
+    gate.load_baseline(baseline_path)  # still a valid baseline
