@@ -53,6 +53,7 @@ class TrainConfig:
     checkpoint_every: int = 50  # generator steps between checkpoints (and per-tensor hashes)
     trace_every: int = 10  # generator steps between whole-model hashes in the step trace
     threads: int = 0  # intra-op CPU threads; 0 = torch's default for this machine
+    device: str = "auto"  # auto (cuda when available, else cpu) | cpu | cuda | cuda:N
 
     def __post_init__(self) -> None:
         validate(self)
@@ -109,6 +110,8 @@ def validate(cfg: TrainConfig) -> None:
         _fail("seed", cfg.seed, "must be an integer >= 0")
     if not isinstance(cfg.threads, int) or cfg.threads < 0:
         _fail("threads", cfg.threads, "must be an integer >= 0 (0 = torch's default)")
+    if not (cfg.device in ("auto", "cpu", "cuda") or (cfg.device.startswith("cuda:") and cfg.device[5:].isdigit())):
+        _fail("device", cfg.device, "valid choices: auto, cpu, cuda, cuda:N")
     architectures.check_resolution(cfg.architecture, cfg.resolution)
 
 

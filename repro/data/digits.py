@@ -8,6 +8,7 @@ Preprocessing (all fixed, nothing downloaded):
   downsampling). Bilinear is a convex combination of neighbours, so values stay in [0, 1]
   without clamping (bicubic would overshoot) and strokes stay smooth, closer to real
   handwriting than blocks. Recipe ``nearest16``: each pixel repeated 2x2 (exactly 17 grey levels).
+  ``bilinear32`` / ``nearest32`` do the same at 32x32 (for 32-pixel architectures, e.g. the GPU audit).
 * split: stratified and RNG-free, so it is identical on every machine and library version:
   within each class, in the dataset's order, every 5th image (class positions 4, 9, 14, ...)
   is test. That is 1,442 train / 355 test images (80.2% / 19.8%), labels kept.
@@ -25,9 +26,9 @@ from repro.data.catalog import REGISTRY, DatasetSpec
 from repro.data.split import ArraySplit
 
 NAME = "digits"
-RESOLUTION = 16
+RESOLUTION = 16  # of the default recipe
 TEST_EVERY = 5  # every 5th image of each class is test: a 20% stratified split
-RECIPES = {"bilinear16": "bilinear", "nearest16": "nearest"}
+RECIPES = {f"{mode}{size}": (mode, size) for size in (16, 32) for mode in ("bilinear", "nearest")}
 DEFAULT_RECIPE = "bilinear16"
 
 
@@ -56,18 +57,18 @@ def split_indices(labels: np.ndarray) -> dict[str, np.ndarray]:
 def _decoded(recipe: str) -> np.ndarray:
     images, _ = _raw()
     x = torch.from_numpy(images / np.float32(16.0)).unsqueeze(1)  # (N, 1, 8, 8) in [0, 1]
-    mode = RECIPES[recipe]
+    mode, size = RECIPES[recipe]
     if mode == "bilinear":
-        y = F.interpolate(x, size=(RESOLUTION, RESOLUTION), mode="bilinear", align_corners=False, antialias=False)
+        y = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=False)
     else:
-        y = F.interpolate(x, size=(RESOLUTION, RESOLUTION), mode="nearest")
+        y = F.interpolate(x, size=(size, size), mode="nearest")
     out = y.contiguous().numpy()
     out.setflags(write=False)  # shared by every split object; batch() returns copies
     return out
 
 
 def open_digits(split: str, root: str = "", recipe: str = DEFAULT_RECIPE) -> ArraySplit:
-    """The digits split ``split``: float32 (N, 1, 16, 16) in [0, 1], int64 labels 0..9."""
+    """The digits split ``split``: float32 (N, 1, S, S) in [0, 1] (S from the recipe), int64 labels 0..9."""
     if root:
         raise ValueError("digits is embedded (scikit-learn's load_digits): it takes no root; pass root=''")
     images = _decoded(recipe)

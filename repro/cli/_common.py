@@ -1,0 +1,34 @@
+"""Options shared by the subcommands that build a training config."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from repro.config import TrainConfig, parse_overrides
+
+
+def add_config_options(p: argparse.ArgumentParser, *, variant_default: str = "resnet_default") -> None:
+    defaults = TrainConfig()
+    p.add_argument("--variant", default=variant_default, help=f"preset name (repro variants); default {variant_default}")
+    p.add_argument("--dataset", default=None, help=f"dataset name (default {defaults.dataset})")
+    p.add_argument("--seed", type=int, default=None, help=f"run seed (default {defaults.seed})")
+    p.add_argument("--steps", type=int, default=None,
+                   help=f"generator steps; each is n_dis D updates + 1 G update (default {defaults.steps})")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any config field, e.g. --set lr=0.001 --set n_dis=5 (repeatable)")
+
+
+def config_from_args(args: argparse.Namespace, **extra: Any) -> TrainConfig:
+    """Defaults <- preset row <- explicit options <- --set overrides."""
+    from repro.gan.presets import config_for
+
+    explicit = {k: v for k, v in (("dataset", args.dataset), ("seed", args.seed), ("steps", args.steps),
+                                  *extra.items()) if v is not None}
+    return config_for(args.variant, **{**explicit, **parse_overrides(args.overrides)})
+
+
+
+def print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, sort_keys=True))

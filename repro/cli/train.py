@@ -1,0 +1,37 @@
+"""repro train: one training run into a run directory."""
+
+from __future__ import annotations
+
+import argparse
+
+from repro.cli._common import add_config_options, config_from_args, print_json
+from repro.config import MODES
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "train", help="train one GAN run (deterministic or nondeterministic) into a run directory",
+        description="Train one run. A step is one generator update preceded by n_dis discriminator updates "
+                    "(compare_gan counts discriminator updates instead). Exit codes: 0 completed, "
+                    "3 diverged (NaN/inf loss; the last good checkpoint is kept), 2 bad input, 1 failure.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_config_options(p)
+    p.add_argument("--mode", choices=MODES, default=None, help="execution mode (default deterministic)")
+    p.add_argument("--out", required=True, help="run directory to write")
+    p.add_argument("--checkpoint-every", type=int, default=None, help="generator steps between checkpoints")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--force", action="store_true", help="replace a different run in --out")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from repro.train import EXIT_COMPLETED, EXIT_DIVERGED, train
+
+    cfg = config_from_args(args, mode=args.mode, checkpoint_every=args.checkpoint_every)
+    record = train(cfg, args.out, resume=args.resume, force=args.force, progress=not args.quiet,
+                   meta={"variant": args.variant})
+    print_json({k: record.get(k) for k in ("status", "mode", "seed", "steps_completed", "final_param_hash",
+                                           "wall_time_s", "median_step_time_s", "diverged_step")
+                if k in record})
+    return EXIT_DIVERGED if record["status"] == "diverged" else EXIT_COMPLETED

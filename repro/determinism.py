@@ -1,0 +1,102 @@
+"""Deterministic and nondeterministic execution modes, and seeding.
+
+Deterministic: ``torch.use_deterministic_algorithms(True)``, cuDNN deterministic, cuDNN
+benchmark off, ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` (required by cuBLAS before torch 2.10,
+harmless after; recorded either way). Nondeterministic: the defaults people train with
+(cuDNN benchmark on, no deterministic algorithms). Both modes use the same seeds.
+
+Modes are applied as a context that restores the previous global state on exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import random
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from repro.config import MODES
+from repro.registry import check_choice
+
+CUBLAS_WORKSPACE = ":4096:8"
+
+
+def _snapshot() -> dict:
+    return {
+        "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+        "warn_only": torch.is_deterministic_algorithms_warn_only_enabled(),
+        "cudnn_deterministic": torch.backends.cudnn.deterministic,
+        "cudnn_benchmark": torch.backends.cudnn.benchmark,
+        "CUBLAS_WORKSPACE_CONFIG": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
+        "threads": torch.get_num_threads(),
+    }
+
+
+@contextlib.contextmanager
+def execution_mode(mode: str, *, warn_only: bool = False, threads: int = 0) -> Iterator[dict]:
+    """Apply ``mode`` (and an intra-op thread count when ``threads`` > 0); yield what was set.
+
+    The yielded dict is what a run records: the switches as they were inside the context.
+    """
+    check_choice("mode", mode, MODES)
+    before = _snapshot()
+    try:
+        if mode == "deterministic":
+            os.environ["CUBLAS_WORKSPACE_CONFIG"] = CUBLAS_WORKSPACE
+            torch.use_deterministic_algorithms(True, warn_only=warn_only)
+            torch.backends.cudnn.deterministic = True
+            torch.backends.cudnn.benchmark = False
+        else:
+            torch.use_deterministic_algorithms(False)
+            torch.backends.cudnn.deterministic = False
+            torch.backends.cudnn.benchmark = True
+        if threads:
+            torch.set_num_threads(threads)
+        yield {"mode": mode, **_snapshot()}
+    finally:
+        torch.use_deterministic_algorithms(before["deterministic_algorithms"], warn_only=before["warn_only"])
+        torch.backends.cudnn.deterministic = before["cudnn_deterministic"]
+        torch.backends.cudnn.benchmark = before["cudnn_benchmark"]
+        if before["CUBLAS_WORKSPACE_CONFIG"] is None:
+            os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
+        else:
+            os.environ["CUBLAS_WORKSPACE_CONFIG"] = before["CUBLAS_WORKSPACE_CONFIG"]
+        torch.set_num_threads(before["threads"])
+
+
+def derive_seed(seed: int, stream: str) -> int:
+    """A 63-bit seed for one named random stream, derived from the run seed.
+
+    Each consumer (data order, z, penalty noise, evaluation, init) has its own stream, so
+    a feature that draws more numbers from one stream cannot shift the others.
+    """
+    digest = hashlib.sha256(f"repro:{stream}:{seed}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+def torch_generator(seed: int, stream: str) -> torch.Generator:
+    """A CPU ``torch.Generator`` for ``stream`` (draw on CPU, then move: device-independent)."""
+    g = torch.Generator(device="cpu")
+    g.manual_seed(derive_seed(seed, stream))
+    return g
+
+
+def seed_globals(seed: int) -> None:
+    """Seed python, numpy, torch CPU and every CUDA device (for code that still uses globals)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} requested but CUDA is not available; use device=cpu or auto")
+    return torch.device(name)

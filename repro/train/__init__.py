@@ -1,0 +1,5 @@
+"""Training runs: ``train(cfg, out_dir)`` writes a run directory (see ``repro.train.rundir``)."""
+
+from repro.train.run import EXIT_COMPLETED, EXIT_DIVERGED, train
+
+__all__ = ["train", "EXIT_COMPLETED", "EXIT_DIVERGED"]
