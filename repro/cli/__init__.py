@@ -24,6 +24,7 @@ SUBCOMMANDS = (
     "extractor",
     "evaluate",
     "audit",
+    "report",
     "gate",
 )
 

@@ -1,0 +1,177 @@
+"""``run_audit``: train what is missing, evaluate, analyse, report, log to MLflow."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from repro import io
+from repro.audit import cost as cost_mod
+from repro.audit import divergence, figures, report as report_mod, variance
+from repro.audit.plan import RunSpec, plan
+from repro.train import rundir
+
+
+def _log(msg: str) -> None:
+    print(f"[audit] {msg}", file=sys.stderr, flush=True)
+
+
+def _metrics_path(spec: RunSpec, run_dir: Path, evals_dir: Path | None) -> Path:
+    return (evals_dir / f"{spec.id}.json") if evals_dir else run_dir / rundir.METRICS
+
+
+def _pairs(specs: list[RunSpec]) -> list[tuple[str, RunSpec, RunSpec]]:
+    """(kind, a, b): replicate 0 against each other replicate per mode, and the thread perturbation."""
+    out = []
+    for variant in dict.fromkeys(s.variant for s in specs):
+        for mode in ("deterministic", "nondeterministic"):
+            reps = [s for s in specs if s.variant == variant and s.mode == mode and s.perturb is None
+                    and s.seed == specs[0].seed]
+            out += [(mode, reps[0], other) for other in reps[1:]]
+        base = next(s for s in specs if s.variant == variant and s.mode == "deterministic" and s.replicate == 0
+                    and s.perturb is None and s.seed == specs[0].seed)
+        out += [("threads", base, s) for s in specs if s.variant == variant and s.perturb == "threads"]
+    return out
+
+
+def _archdiffs(variant: str, baseline: str, resolution: int, channels: int) -> dict[str, Any]:
+    """Structure of ``variant`` against the baseline (at the run's resolution, paper widths) and
+    against the paper and GitHub transcriptions (32x32, where those are written)."""
+    from repro import archdiff
+    from repro.gan.presets import config_for
+
+    out = {f"{variant} vs {baseline}": archdiff.diff_variants(variant, baseline, resolution=resolution,
+                                                               channels=channels)}
+    if config_for(variant).architecture == "resnet":  # the transcriptions are the ResNet CIFAR
+        for ref in archdiff.REFERENCES:
+            out[f"{variant} vs {ref} transcription"] = archdiff.diff_reference(variant, ref)
+    return out
+
+
+def run_audit(variant: str, *, baseline_variant: str = "resnet_default", replicates: int = 2,
+              extra_seeds: tuple[int, ...] = (), perturb: tuple[str, ...] = (), overrides: dict[str, Any] | None = None,
+              out_dir: str | os.PathLike = "audits/audit", runs_dir: str | os.PathLike | None = None,
+              evals_dir: str | os.PathLike | None = None, train_missing: bool = True, force: bool = False,
+              extractor: str = "auto", extractor_weights: str | None = None, num_samples: int | None = None,
+              eval_seeds: int = 3, use_mlflow: bool = True, progress: bool = True,
+              callbacks: dict[str, Callable] | None = None, command: str | None = None) -> dict[str, Any]:
+    """Run (or finish) one audit and write ``out_dir/report.json`` and friends.
+
+    Runs live in ``runs_dir`` (default ``out_dir/runs``) under ``RunSpec.id``; completed runs
+    are reused, interrupted ones resumed, so re-running an audit continues where it stopped.
+    ``train_missing=False`` refuses to train (the DVC pipeline trains in its own stages).
+    ``callbacks`` maps a run id to a per-step hook (used to inject faults in tests).
+    """
+    overrides = dict(overrides or {})
+    seed = int(overrides.pop("seed", 0))
+    specs = plan(variant, baseline_variant, replicates=replicates, seed=seed, extra_seeds=tuple(extra_seeds),
+                 perturb=tuple(perturb))
+    configs = {s.id: s.config(overrides) for s in specs}  # validates every name and value before training
+    first = configs[specs[0].id]
+    if first.steps < first.checkpoint_every:
+        raise ValueError(f"steps={first.steps} is below the checkpoint interval checkpoint_every="
+                         f"{first.checkpoint_every}: the audit compares checkpoints, so steps must be at least that")
+    out_dir = Path(out_dir)
+    runs_dir = Path(runs_dir) if runs_dir else out_dir / "runs"
+    evals_dir = Path(evals_dir) if evals_dir else None
+    run_dirs = {s.id: s.run_dir(runs_dir) for s in specs}
+
+    from repro.train import train
+
+    rows = []
+    for i, spec in enumerate(specs, 1):
+        run_dir, cfg = run_dirs[spec.id], configs[spec.id]
+        done = (run_dir / rundir.RUN).exists() and rundir.read_run(run_dir).get("status") in ("completed", "diverged")
+        if not done and not train_missing:
+            raise ValueError(f"run {spec.id} is missing or unfinished in {runs_dir} and training was disabled")
+        _log(f"{i}/{len(specs)} {spec.id}: {'reusing' if done else 'training'}")
+        meta = {"variant": spec.variant, "replicate": spec.replicate, "perturb": spec.perturb}
+        record = train(cfg, run_dir, resume=not force, force=force, progress=progress, meta=meta,
+                       step_callback=(callbacks or {}).get(spec.id))
+        metrics = None
+        if record["status"] == "completed":
+            metrics = _evaluate(spec, run_dir, record, evals_dir, extractor, extractor_weights, num_samples,
+                                eval_seeds)
+        rows.append(report_mod.run_row(spec, record, metrics))
+
+    by_id = {r["id"]: r for r in rows}
+    pairs = []
+    for kind, a, b in _pairs(specs):
+        if by_id[a.id]["status"] == "failed" or by_id[b.id]["status"] == "failed":
+            continue
+        result = divergence.compare(run_dirs[a.id], run_dirs[b.id])
+        pairs.append({"variant": a.variant, "kind": kind, "a": a.id, "b": b.id, **result,
+                      "fid_a": by_id[a.id]["fid"], "fid_b": by_id[b.id]["fid"]})
+    variants = list(dict.fromkeys(s.variant for s in specs))
+    var = {v: variance.decompose(rows, v, seed) for v in variants}
+    from repro import fingerprint
+
+    fp = fingerprint.collect()
+    report = {
+        "schema": report_mod.SCHEMA,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": command or "repro.audit.run_audit(...)",
+        "commit": (fp.get("git") or {}).get("commit"),
+        "fingerprint": fp,
+        "fingerprint_summary": fingerprint.summary(fp),
+        "settings": {"variant": variant, "baseline_variant": baseline_variant, "replicates": replicates,
+                     "seed": seed, "seeds": [seed, *extra_seeds], "extra_seeds": list(extra_seeds),
+                     "perturb": list(perturb), "steps": first.steps, "dataset": first.dataset,
+                     "overrides": {k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items()},
+                     "eval_seeds": eval_seeds, "runs_dir": str(runs_dir), "trace_every": first.trace_every,
+                     "checkpoint_every": first.checkpoint_every},
+        "runs": rows,
+        "pairs": pairs,
+        "variance": var,
+        "comparison": variance.compare_variants(rows, var, variant, baseline_variant),
+        "cost": {v: cost_mod.cost(rows, run_dirs, v) for v in variants},
+        "archdiff": _archdiffs(variant, baseline_variant, first.resolution, first.channels),
+    }
+    traces = {f"{s.variant}/{s.mode}": rundir.read_trace(run_dirs[s.id]) for s in specs
+              if s.replicate == 0 and s.perturb is None and s.seed == seed}
+    _write_figures(report, out_dir, run_dirs, specs, traces, seed)
+    report_mod.write_all(report, out_dir, traces)
+    if use_mlflow:
+        from repro import tracking
+
+        report["mlflow_run_id"] = tracking.log_audit(report, out_dir, run_dirs)
+        _log(f"logged to MLflow ({tracking.tracking_uri()}), run {report['mlflow_run_id']}")
+    _log(f"report: {out_dir / 'report.md'}")
+    return report
+
+
+def _evaluate(spec, run_dir, record, evals_dir, extractor, weights, num_samples, eval_seeds) -> dict[str, Any]:
+    from repro.metrics.evaluate import evaluate_run
+
+    path = _metrics_path(spec, run_dir, evals_dir)
+    if path.exists():
+        metrics = io.read_json(path, "run metrics")
+        if metrics.get("checkpoint_step") == record["steps_completed"]:
+            return metrics
+    _log(f"evaluating {spec.id}")
+    return evaluate_run(run_dir, extractor=extractor, extractor_weights=weights, num_samples=num_samples,
+                        eval_seeds=eval_seeds, out=path)
+
+
+def _write_figures(report, out_dir: Path, run_dirs, specs, traces, seed) -> None:
+    from repro.gan.sampling import generate
+
+    fig_dir = out_dir / "figures"
+    figures.divergence_figure(report["pairs"], fig_dir / "divergence.png")
+    figures.loss_figure(traces, fig_dir / "losses.png")
+    for spec in specs:
+        if spec.mode == "deterministic" and spec.replicate == 0 and spec.perturb is None and spec.seed == seed:
+            if rundir.checkpoint_steps(run_dirs[spec.id]):
+                net, _ = rundir.load_generator(run_dirs[spec.id])
+                figures.sample_grid(generate(net, 64, seed=0), fig_dir / f"samples_{spec.variant}.png")
+
+
+def command_line() -> str:
+    return " ".join(shlex.quote(a) for a in ["repro", *sys.argv[1:]])
+
+
+__all__ = ["run_audit", "plan", "RunSpec"]
