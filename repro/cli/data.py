@@ -15,6 +15,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("name", help="dataset name (digits, cifar10, celeba_hq_128, lsun_bedroom, folder)")
     check.add_argument("--root", default="", help="local dataset folder (default: the dataset's environment variable)")
     check.add_argument("--recipe", default="", help="preprocessing recipe (default: the dataset's default)")
+    check.add_argument("--out", default=None, help="also write the summary to this JSON file (atomically)")
     check.set_defaults(func=run_check)
     listing = sub.add_parser("list", help="print the registered datasets, their recipes and root variables as JSON")
     listing.set_defaults(func=run_list)
@@ -44,7 +45,12 @@ def summary(name: str, root: str = "", recipe: str = "") -> dict[str, Any]:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    print(json.dumps(summary(args.name, root=args.root, recipe=args.recipe), indent=2, sort_keys=True))
+    result = summary(args.name, root=args.root, recipe=args.recipe)
+    if args.out:
+        from repro.io import write_json
+
+        write_json(args.out, result)
+    print(json.dumps(result, indent=2, sort_keys=True))
     return 0
 
 

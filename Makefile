@@ -1,0 +1,49 @@
+# Entry points. `make test` and `make audit` work on a fresh machine (Python 3.10+, pip):
+# they create .venv, install the project with the exact versions of constraints/ci.txt, then run.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+export MLFLOW_DISABLE_TELEMETRY := true
+export DVC_NO_ANALYTICS := 1
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: setup test test-slow audit gate-ci baseline-ci bench
+
+$(STAMP): pyproject.toml constraints/ci.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints/ci.txt -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## the fast test tier (the default; slow and GPU tiers are marked)
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow
+
+## the main job: the default audit pipeline on the embedded digits data
+audit: $(STAMP)
+	$(BIN)/dvc repro pipelines/dvc.yaml
+
+## a small audit on the embedded data, gated against the committed CI baseline
+CI_AUDIT_DIR ?= $(or $(TMPDIR),/tmp)/repro-ci-audit
+CI_AUDIT := $(BIN)/repro audit --quiet --no-mlflow --variant resnet_all --baseline-variant resnet_default \
+	--steps 20 --set checkpoint_every=10 --eval-seeds 2 --out $(CI_AUDIT_DIR)
+gate-ci: $(STAMP)
+	$(CI_AUDIT)
+	$(BIN)/repro gate --baseline audits/baselines/ci_digits.json --report $(CI_AUDIT_DIR)/report.json
+
+## refresh the CI baseline deliberately (review the diff before committing it)
+baseline-ci: $(STAMP)
+	rm -rf $(CI_AUDIT_DIR)
+	$(CI_AUDIT)
+	$(BIN)/repro gate --update --baseline audits/baselines/ci_digits.json --report $(CI_AUDIT_DIR)/report.json
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/fid.py
+	$(BIN)/python benchmarks/train_step.py
