@@ -1,9 +1,10 @@
 """Deterministic and nondeterministic execution modes, and seeding.
 
 Deterministic: ``torch.use_deterministic_algorithms(True)``, cuDNN deterministic, cuDNN
-benchmark off, ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` (required by cuBLAS before torch 2.10,
-harmless after; recorded either way). Nondeterministic: the defaults people train with
-(cuDNN benchmark on, no deterministic algorithms). Both modes use the same seeds.
+benchmark off, oneDNN (mkldnn) deterministic on the CPU, ``CUBLAS_WORKSPACE_CONFIG=:4096:8``
+(required by cuBLAS before torch 2.10, harmless after; recorded either way). Nondeterministic:
+the defaults people train with (cuDNN benchmark on, no deterministic algorithms, oneDNN free to
+use thread-timing-dependent reductions). Both modes use the same seeds.
 
 Modes are applied as a context that restores the previous global state on exit.
 """
@@ -31,6 +32,7 @@ def _snapshot() -> dict:
         "warn_only": torch.is_deterministic_algorithms_warn_only_enabled(),
         "cudnn_deterministic": torch.backends.cudnn.deterministic,
         "cudnn_benchmark": torch.backends.cudnn.benchmark,
+        "mkldnn_deterministic": _mkldnn_deterministic(),
         "CUBLAS_WORKSPACE_CONFIG": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
         "threads": torch.get_num_threads(),
     }
@@ -50,10 +52,12 @@ def execution_mode(mode: str, *, warn_only: bool = False, threads: int = 0) -> I
             torch.use_deterministic_algorithms(True, warn_only=warn_only)
             torch.backends.cudnn.deterministic = True
             torch.backends.cudnn.benchmark = False
+            _set_mkldnn_deterministic(True)
         else:
             torch.use_deterministic_algorithms(False)
             torch.backends.cudnn.deterministic = False
             torch.backends.cudnn.benchmark = True
+            _set_mkldnn_deterministic(False)
         if threads:
             torch.set_num_threads(threads)
         yield {"mode": mode, **_snapshot()}
@@ -61,11 +65,22 @@ def execution_mode(mode: str, *, warn_only: bool = False, threads: int = 0) -> I
         torch.use_deterministic_algorithms(before["deterministic_algorithms"], warn_only=before["warn_only"])
         torch.backends.cudnn.deterministic = before["cudnn_deterministic"]
         torch.backends.cudnn.benchmark = before["cudnn_benchmark"]
+        _set_mkldnn_deterministic(before["mkldnn_deterministic"])
         if before["CUBLAS_WORKSPACE_CONFIG"] is None:
             os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
         else:
             os.environ["CUBLAS_WORKSPACE_CONFIG"] = before["CUBLAS_WORKSPACE_CONFIG"]
         torch.set_num_threads(before["threads"])
+
+
+def _mkldnn_deterministic() -> bool | None:
+    """oneDNN's deterministic switch (torch >= 2.1); None on builds without it."""
+    return getattr(torch.backends.mkldnn, "deterministic", None)
+
+
+def _set_mkldnn_deterministic(value: bool | None) -> None:
+    if value is not None and _mkldnn_deterministic() is not None:
+        torch.backends.mkldnn.deterministic = value
 
 
 def derive_seed(seed: int, stream: str) -> int:

@@ -127,3 +127,13 @@ def test_bad_input(tmp_path):
         run_audit("resnet_all", overrides={**TINY, "steps": 1}, out_dir=tmp_path, use_mlflow=False)
     with pytest.raises(ValueError, match="at least 2"):
         run_audit("resnet_all", replicates=1, out_dir=tmp_path, use_mlflow=False)
+
+
+def test_diverged_runs_are_reported_not_crashed(tmp_path):
+    report = run_audit("resnet_default", baseline_variant="resnet_default", overrides={**TINY, "lr": 1e30},
+                       out_dir=tmp_path, num_samples=64, eval_seeds=1, progress=False, use_mlflow=False)
+    assert report["runs"] and all(r["status"] == "diverged" for r in report["runs"])
+    assert all(1 <= r["diverged_step"] <= TINY["steps"] and r["fid"] is None for r in report["runs"])
+    assert report["variance"]["resnet_default"]["fid_mean"] is None
+    md = (tmp_path / "report.md").read_text()
+    assert f"diverged at {report['runs'][0]['diverged_step']}" in md

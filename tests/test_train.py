@@ -150,9 +150,11 @@ def test_mode_context_restores_global_state():
         assert torch.are_deterministic_algorithms_enabled()
         assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
         assert settings["cudnn_deterministic"] is True and settings["cudnn_benchmark"] is False
+        assert settings["mkldnn_deterministic"] in (True, None)  # None: a torch without the switch
     with execution_mode("nondeterministic") as settings:
         assert not torch.are_deterministic_algorithms_enabled()
         assert settings["cudnn_benchmark"] is True
+        assert settings["mkldnn_deterministic"] in (False, None)
     after = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark,
              os.environ.get("CUBLAS_WORKSPACE_CONFIG"))
     assert before == after

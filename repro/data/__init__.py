@@ -12,13 +12,7 @@ from repro.data.sampler import EpochSampler
 from repro.data.split import ArraySplit, ImageSplit
 
 # Importing a dataset module registers it; the order is the order the CLI lists them.
-from repro.data import digits  # noqa: E402,F401  isort: skip
-
-for _module in ("cifar10", "celeba", "lsun", "folder"):  # celeba registers celeba_hq_128, lsun lsun_bedroom
-    try:
-        __import__(f"repro.data.{_module}")
-    except ModuleNotFoundError as _exc:  # a loader not written yet must not hide the others
-        if _exc.name != f"repro.data.{_module}":
-            raise
+# celeba registers celeba_hq_128, lsun registers lsun_bedroom
+from repro.data import digits, cifar10, celeba, lsun, folder  # noqa: E402,F401  isort: skip
 
 __all__ = ["REGISTRY", "SPLITS", "DatasetSpec", "load", "EpochSampler", "ImageSplit", "ArraySplit"]
