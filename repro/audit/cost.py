@@ -18,12 +18,16 @@ def step_times(run_dir: str | Path) -> list[float]:
     return [r["step_time_s"] for r in rows[WARMUP_STEPS:]]
 
 
-def cost(runs: list[dict[str, Any]], run_dirs: dict[str, Path], variant: str) -> dict[str, Any]:
-    """Median step time per mode (pooled over the variant's unperturbed runs), spread, ratio."""
+def cost(runs: list[dict[str, Any]], run_dirs: dict[str, Path], variant: str, seed: int) -> dict[str, Any]:
+    """Median step time per mode, spread, ratio and total wall time per mode.
+
+    Pooled over the variant's unperturbed replicates of the main ``seed`` only, so that both
+    modes count the same runs (extra-seed runs are deterministic and would tilt the wall times).
+    """
     out: dict[str, Any] = {}
     for mode, key in (("deterministic", "det"), ("nondeterministic", "nondet")):
         rows = [r for r in runs if r["variant"] == variant and r["mode"] == mode and r["perturb"] is None
-                and r["status"] in ("completed", "diverged")]
+                and r["seed"] == seed and r["status"] in ("completed", "diverged")]
         times = [t for r in rows for t in step_times(run_dirs[r["id"]])]
         if times:
             q1, q3 = np.percentile(times, [25, 75])

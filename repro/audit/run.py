@@ -128,7 +128,7 @@ def run_audit(variant: str, *, baseline_variant: str = "resnet_default", replica
         "pairs": pairs,
         "variance": var,
         "comparison": variance.compare_variants(rows, var, variant, baseline_variant),
-        "cost": {v: cost_mod.cost(rows, run_dirs, v) for v in variants},
+        "cost": {v: cost_mod.cost(rows, run_dirs, v, seed) for v in variants},
         "archdiff": _archdiffs(variant, baseline_variant, first.resolution, first.channels),
     }
     traces = {f"{s.variant}/{s.mode}": rundir.read_trace(run_dirs[s.id]) for s in specs
