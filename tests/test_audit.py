@@ -41,6 +41,8 @@ def test_report_structure_and_files(audit):
     assert {r["id"] for r in on_disk["runs"]} == {s.id for s in plan("resnet_all", "resnet_default",
                                                                        extra_seeds=(1,), perturb=("threads",))}
     assert all(r["status"] == "completed" and r["fid"] is not None for r in on_disk["runs"])
+    # compare_gan's minimum over checkpoints, beside the final checkpoint's FID
+    assert all(r["fid_min"] <= r["fid"] and r["fid_min_step"] in (2, 4) for r in on_disk["runs"])
     kinds = sorted((p["variant"], p["kind"]) for p in on_disk["pairs"])
     assert kinds == sorted((v, k) for v in ("resnet_all", "resnet_default")
                            for k in ("deterministic", "nondeterministic", "threads"))

@@ -106,11 +106,14 @@ def render_markdown(report: dict[str, Any], figures: list[str] = ()) -> str:
 
     out += ["## Verdict", "", report["comparison"].get("verdict", "-"), ""]
 
-    out += ["## Runs", "", _table(
-        ["run", "status", "steps", "FID", "95% CI", "eval std", "IS", "KID", "median step (s)", "threads"],
+    out += ["## Runs", "", "FID is of the final checkpoint; compare_gan reports the minimum over checkpoints "
+            "instead, a selection that flatters noisy runs: both are shown.", "", _table(
+        ["run", "status", "steps", "FID", "95% CI", "min FID over checkpoints (step)", "eval std", "IS", "KID",
+         "median step (s)", "threads"],
         [[r["id"], r["status"] + (f" at {r['diverged_step']}" if r.get("diverged_step") else ""),
           r["steps_completed"], r["fid"],
           f"{_f(r['fid_ci_low'])}-{_f(r['fid_ci_high'])}" if r["fid_ci_low"] is not None else "-",
+          f"{_f(r['fid_min'])} ({r['fid_min_step']})" if r.get("fid_min") is not None else "-",
           r["fid_eval_std"], r["is_mean"], r["kid_mean"], r["median_step_time_s"], r["threads"]]
          for r in report["runs"]]), ""]
 

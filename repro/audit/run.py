@@ -150,11 +150,13 @@ def _evaluate(spec, run_dir, record, evals_dir, extractor, weights, num_samples,
     path = _metrics_path(spec, run_dir, evals_dir)
     if path.exists():
         metrics = io.read_json(path, "run metrics")
-        if metrics.get("checkpoint_step") == record["steps_completed"]:
+        if metrics.get("checkpoint_step") == record["steps_completed"] and "fid_min" in metrics:
             return metrics
     _log(f"evaluating {spec.id}")
+    # every checkpoint: compare_gan reports the minimum over checkpoints, a selection effect the
+    # report shows beside the final FID
     return evaluate_run(run_dir, extractor=extractor, extractor_weights=weights, num_samples=num_samples,
-                        eval_seeds=eval_seeds, out=path)
+                        eval_seeds=eval_seeds, all_checkpoints=True, out=path)
 
 
 def _write_figures(report, out_dir: Path, run_dirs, specs, traces, seed) -> None:
