@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Generic, Iterator, TypeVar
 
 T = TypeVar("T")
 
@@ -56,4 +56,3 @@ def check_choice(field: str, value: str, choices: tuple[str, ...] | list[str]) -
     return value
 
 
-Factory = Callable[..., T]
