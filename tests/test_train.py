@@ -53,7 +53,8 @@ def test_run_directory_contents(tiny_cfg, tmp_path):
     digests = rundir.read_hashes(tmp_path / "r", 6)
     assert any(k.startswith("generator.") for k in digests)
     assert any(k.startswith("opt_d.") for k in digests)  # optimiser slots named by parameter
-    assert json.loads((tmp_path / "r" / "fingerprint.json").read_text())
+    fp = json.loads((tmp_path / "r" / "fingerprint.json").read_text())
+    assert fp["numerics"]["deterministic_algorithms"] is True  # taken inside the run's mode
     ckpt = rundir.load_checkpoint(tmp_path / "r")  # weights_only=True load of everything we save
     assert ckpt["step"] == 6
     generator, cfg = rundir.load_generator(tmp_path / "r")

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from repro import io
+from repro import fingerprint, io
 from repro.config import TrainConfig, diff, to_dict
 from repro.determinism import execution_mode
 from repro.train import rundir
@@ -56,7 +56,7 @@ def _prepare(cfg: TrainConfig, out: Path, resume: bool, force: bool) -> dict | N
         return None
     previous = rundir.read_config(out)
     if not resume:
-        raise ValueError(f"{out} already holds a run (variant config in {existing}); "
+        raise ValueError(f"{out} already holds a run (its config is {existing}); "
                          "pass --resume to continue it or --force to replace it")
     differing = diff(previous, cfg)
     if differing:
@@ -86,14 +86,10 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = False,
         return previous
     out.mkdir(parents=True, exist_ok=True)
     io.write_json(out / rundir.CONFIG, to_dict(cfg))
-    try:
-        from repro import fingerprint
-
-        io.write_json(out / rundir.FINGERPRINT, fingerprint.collect())
-    except ImportError:  # pragma: no cover - fingerprint is part of the package
-        pass
 
     with execution_mode(cfg.mode, threads=cfg.threads) as mode_settings:
+        # inside the mode: the fingerprint's numerics switches and threads are the run's own
+        io.write_json(out / rundir.FINGERPRINT, fingerprint.collect())
         trainer = Trainer(cfg)
         record: dict[str, Any] = {
             "status": "running", "mode": cfg.mode, "seed": cfg.seed, "steps": cfg.steps, "steps_completed": 0,
