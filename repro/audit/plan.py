@@ -32,6 +32,10 @@ class RunSpec:
         suffix = "-threads1" if self.perturb == "threads" else f"-r{self.replicate}"
         return f"{self.variant}/{self.mode}-s{self.seed}{suffix}"
 
+    def is_primary(self, seed: int) -> bool:
+        """Replicate 0 of the main seed, unperturbed: the run each mode's comparisons start from."""
+        return self.replicate == 0 and self.perturb is None and self.seed == seed
+
     def config(self, overrides: dict[str, Any]) -> TrainConfig:
         changes = {**overrides, "mode": self.mode, "seed": self.seed}
         if self.perturb == "threads":

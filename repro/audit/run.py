@@ -24,16 +24,15 @@ def _metrics_path(spec: RunSpec, run_dir: Path, evals_dir: Path | None) -> Path:
     return (evals_dir / f"{spec.id}.json") if evals_dir else run_dir / rundir.METRICS
 
 
-def _pairs(specs: list[RunSpec]) -> list[tuple[str, RunSpec, RunSpec]]:
+def _pairs(specs: list[RunSpec], seed: int) -> list[tuple[str, RunSpec, RunSpec]]:
     """(kind, a, b): replicate 0 against each other replicate per mode, and the thread perturbation."""
     out = []
     for variant in dict.fromkeys(s.variant for s in specs):
         for mode in ("deterministic", "nondeterministic"):
             reps = [s for s in specs if s.variant == variant and s.mode == mode and s.perturb is None
-                    and s.seed == specs[0].seed]
+                    and s.seed == seed]
             out += [(mode, reps[0], other) for other in reps[1:]]
-        base = next(s for s in specs if s.variant == variant and s.mode == "deterministic" and s.replicate == 0
-                    and s.perturb is None and s.seed == specs[0].seed)
+        base = next(s for s in specs if s.variant == variant and s.mode == "deterministic" and s.is_primary(seed))
         out += [("threads", base, s) for s in specs if s.variant == variant and s.perturb == "threads"]
     return out
 
@@ -100,9 +99,7 @@ def run_audit(variant: str, *, baseline_variant: str = "resnet_default", replica
 
     by_id = {r["id"]: r for r in rows}
     pairs = []
-    for kind, a, b in _pairs(specs):
-        if by_id[a.id]["status"] == "failed" or by_id[b.id]["status"] == "failed":
-            continue
+    for kind, a, b in _pairs(specs, seed):  # train() raises on failure: every run here completed or diverged
         result = divergence.compare(run_dirs[a.id], run_dirs[b.id])
         pairs.append({"variant": a.variant, "kind": kind, "a": a.id, "b": b.id, **result,
                       "fid_a": by_id[a.id]["fid"], "fid_b": by_id[b.id]["fid"]})
@@ -131,8 +128,7 @@ def run_audit(variant: str, *, baseline_variant: str = "resnet_default", replica
         "cost": {v: cost_mod.cost(rows, run_dirs, v, seed) for v in variants},
         "archdiff": _archdiffs(variant, baseline_variant, first.resolution, first.channels),
     }
-    traces = {f"{s.variant}/{s.mode}": rundir.read_trace(run_dirs[s.id]) for s in specs
-              if s.replicate == 0 and s.perturb is None and s.seed == seed}
+    traces = {f"{s.variant}/{s.mode}": rundir.read_trace(run_dirs[s.id]) for s in specs if s.is_primary(seed)}
     _write_figures(report, out_dir, run_dirs, specs, traces, seed)
     report_mod.write_all(report, out_dir, traces)
     if use_mlflow:
@@ -166,10 +162,9 @@ def _write_figures(report, out_dir: Path, run_dirs, specs, traces, seed) -> None
     figures.divergence_figure(report["pairs"], fig_dir / "divergence.png")
     figures.loss_figure(traces, fig_dir / "losses.png")
     for spec in specs:
-        if spec.mode == "deterministic" and spec.replicate == 0 and spec.perturb is None and spec.seed == seed:
-            if rundir.checkpoint_steps(run_dirs[spec.id]):
-                net, _ = rundir.load_generator(run_dirs[spec.id])
-                figures.sample_grid(generate(net, 64, seed=0), fig_dir / f"samples_{spec.variant}.png")
+        if spec.mode == "deterministic" and spec.is_primary(seed) and rundir.checkpoint_steps(run_dirs[spec.id]):
+            net, _ = rundir.load_generator(run_dirs[spec.id])
+            figures.sample_grid(generate(net, 64, seed=0), fig_dir / f"samples_{spec.variant}.png")
 
 
 def command_line() -> str:

@@ -43,8 +43,7 @@ def decompose(runs: list[dict[str, Any]], variant: str, seed: int) -> dict[str, 
                      if r.get("fid_ci_high") is not None and r.get("fid_ci_low") is not None])
     nondet = [r["fid"] for r in plain if r["mode"] == "nondeterministic" and r["seed"] == seed]
     det = [r["fid"] for r in plain if r["mode"] == "deterministic" and r["seed"] == seed]
-    per_seed = {r["seed"]: r["fid"] for r in sorted(plain, key=lambda r: -r["replicate"])
-                if r["mode"] == "deterministic"}  # replicate 0 of each seed
+    per_seed = {r["seed"]: r["fid"] for r in plain if r["mode"] == "deterministic" and r["replicate"] == 0}
     nondet_std, det_std = _std(nondet), _std(det)
     seed_std = _std(list(per_seed.values()))
     components = [c for c in (eval_std, nondet_std, seed_std) if c is not None]

@@ -9,9 +9,14 @@ from typing import Any
 from repro.config import TrainConfig, parse_overrides
 
 
-def add_config_options(p: argparse.ArgumentParser, *, variant_default: str = "resnet_default") -> None:
+def add_config_options(p: argparse.ArgumentParser, *, variant_default: str | None = "resnet_default") -> None:
+    """--variant (required when ``variant_default`` is None), --dataset, --seed, --steps, --set."""
     defaults = TrainConfig()
-    p.add_argument("--variant", default=variant_default, help=f"preset name (repro variants); default {variant_default}")
+    if variant_default is None:
+        p.add_argument("--variant", required=True, help="preset name (repro variants)")
+    else:
+        p.add_argument("--variant", default=variant_default,
+                       help=f"preset name (repro variants); default {variant_default}")
     p.add_argument("--dataset", default=None, help=f"dataset name (default {defaults.dataset})")
     p.add_argument("--seed", type=int, default=None, help=f"run seed (default {defaults.seed})")
     p.add_argument("--steps", type=int, default=None,
@@ -20,15 +25,18 @@ def add_config_options(p: argparse.ArgumentParser, *, variant_default: str = "re
                    help="override any config field, e.g. --set lr=0.001 --set n_dis=5 (repeatable)")
 
 
+def overrides_from_args(args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
+    """The fields the options set: explicit options (and ``extra``) that were given, then --set."""
+    explicit = {k: v for k, v in (("dataset", args.dataset), ("seed", args.seed), ("steps", args.steps),
+                                  *extra.items()) if v is not None}
+    return {**explicit, **parse_overrides(args.overrides)}
+
+
 def config_from_args(args: argparse.Namespace, **extra: Any) -> TrainConfig:
     """Defaults <- preset row <- explicit options <- --set overrides."""
     from repro.gan.presets import config_for
 
-    explicit = {k: v for k, v in (("dataset", args.dataset), ("seed", args.seed), ("steps", args.steps),
-                                  *extra.items()) if v is not None}
-    return config_for(args.variant, **{**explicit, **parse_overrides(args.overrides)})
-
-
+    return config_for(args.variant, **overrides_from_args(args, **extra))
 
 def print_json(obj: Any) -> None:
     print(json.dumps(obj, indent=2, sort_keys=True))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from repro.cli._common import print_json
-from repro.config import parse_overrides
+from repro.cli._common import add_config_options, overrides_from_args, print_json
 
 
 def add_parser(sub) -> None:
@@ -16,17 +15,12 @@ def add_parser(sub) -> None:
                     "runs), evaluate every run, and write OUT/report.json, OUT/report.md, figures and MLflow runs. "
                     "Completed runs are reused; interrupted ones are resumed.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--variant", required=True, help="preset to audit (repro variants)")
+    add_config_options(p, variant_default=None)  # --variant (required), --dataset, --seed (default 0), --steps, --set
     p.add_argument("--baseline-variant", default="resnet_default", help="preset to compare against")
     p.add_argument("--replicates", type=int, default=2, help="runs per mode with the same seed (>= 2)")
-    p.add_argument("--seed", type=int, default=0, help="the seed every replicate uses")
     p.add_argument("--seeds", type=int, nargs="*", default=[], help="extra seeds (one deterministic run each)")
-    p.add_argument("--steps", type=int, default=None, help="generator steps per run (default: the config's)")
-    p.add_argument("--dataset", default=None, help="dataset (default: the config's, digits)")
     p.add_argument("--perturb", action="append", default=[], choices=["threads"],
                    help="also rerun deterministic replicate 0 with 1 intra-op thread")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="config override for every run (repeatable)")
     p.add_argument("--out", default=None, help="output directory (default audits/VARIANT)")
     p.add_argument("--runs-dir", default=None, help="where run directories live (default OUT/runs)")
     p.add_argument("--evals-dir", default=None, help="where per-run metrics live (default: metrics.json in each run)")
@@ -44,11 +38,7 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from repro.audit.run import command_line, run_audit
 
-    overrides = parse_overrides(args.overrides)
-    for key in ("steps", "dataset"):
-        if getattr(args, key) is not None:
-            overrides[key] = getattr(args, key)
-    overrides["seed"] = args.seed
+    overrides = overrides_from_args(args)  # no seed given: run_audit uses seed 0
     report = run_audit(
         args.variant, baseline_variant=args.baseline_variant, replicates=args.replicates,
         extra_seeds=tuple(args.seeds), perturb=tuple(args.perturb), overrides=overrides,
