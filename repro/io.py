@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -32,6 +33,65 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         raise
+
+
+# the names atomic_path gives its temporary files: "." + target name + "." + mkstemp's 8 characters + ".tmp"
+_TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
+
+
+def clean_temp_files(directory: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files that killed :func:`atomic_path` writes left in ``directory``.
+
+    Only names of the form ``atomic_path`` creates are touched. Call it only while holding the
+    directory's lock (:mod:`repro.lock`): a live writer's temp file has the same form.
+    Returns the removed paths.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    removed = []
+    for path in sorted(directory.iterdir()):
+        if _TEMP_NAME.match(path.name) and path.is_file():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed.append(path)
+    return removed
+
+
+def check_output_dir(path: str | os.PathLike, what: str = "output directory") -> Path:
+    """Check, before any work, that ``path`` can be a directory we write in.
+
+    Refuses (``ValueError`` naming the path) a path that is a file, that lies under a file, or
+    whose nearest existing folder is not writable. Creates nothing.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{what} {path} is a file, not a directory")
+    _check_writable_ancestor(path, what)
+    return path
+
+
+def check_output_file(path: str | os.PathLike, what: str = "output file") -> Path:
+    """Check, before any work, that ``path`` can be written as a file (not a directory, not under
+    a file, in a writable folder). Creates nothing."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{what} {path} is a directory, expected a file path")
+    _check_writable_ancestor(path.parent, what, target=path)
+    return path
+
+
+def _check_writable_ancestor(folder: Path, what: str, target: Path | None = None) -> None:
+    target = target or folder
+    probe = folder
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise ValueError(f"{what} {target} lies under {probe}, which is a file, not a directory")
+    if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
+        raise ValueError(f"{what} {target} cannot be written: {probe} is not writable by this user")
 
 
 def _umask() -> int:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 
 import pytest
 import torch
+
+from train_helpers import SUBPROCESS_CFG as _SUBPROCESS_CFG
+from train_helpers import set_status, train_subprocess
 
 from repro.cli import main
 from repro.train import rundir, train
@@ -61,26 +62,19 @@ def test_run_directory_contents(tiny_cfg, tmp_path):
     assert not generator.training and cfg == tiny_cfg
 
 
-def _train_subprocess(cfg_overrides, out, fault):
-    env = {**os.environ, "REPRO_FAULT": fault}
-    args = [sys.executable, "-m", "repro", "train", "--variant", "resnet_default", "--out", str(out), "--quiet",
-            *[a for k, v in cfg_overrides.items() for a in ("--set", f"{k}={v}")]]
-    return subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
-
-
-_SUBPROCESS_CFG = {"width": 0.0625, "batch_size": 8, "steps": 6, "checkpoint_every": 2, "trace_every": 1,
-                   "device": "cpu"}
-
-
 @pytest.mark.parametrize("fault", ["kill-after-step:3", "kill-in-checkpoint:4"])
 def test_sigkilled_run_resumes_bit_identical(tiny_cfg, tmp_path, fault):
     reference = train(tiny_cfg, tmp_path / "ref", progress=False)
-    proc = _train_subprocess(_SUBPROCESS_CFG, tmp_path / "killed", fault)
+    proc = train_subprocess(tmp_path / "killed", fault)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     killed_steps = rundir.checkpoint_steps(tmp_path / "killed")
     assert killed_steps == [2], killed_steps  # step 4's checkpoint never landed, no half file counts
     assert rundir.read_run(tmp_path / "killed")["status"] == "running"
+    leftovers = list((tmp_path / "killed" / "checkpoints").glob(".*.tmp"))
+    assert len(leftovers) == (1 if fault == "kill-in-checkpoint:4" else 0)
     resumed = train(tiny_cfg, tmp_path / "killed", resume=True, progress=False)
+    # issue 14 item 4: the temp file of the killed write is cleaned by the next run of the directory
+    assert not [p for p in (tmp_path / "killed").rglob("*.tmp")]
     assert resumed["status"] == "completed"
     assert resumed["final_param_hash"] == reference["final_param_hash"]
     assert _hashes(tmp_path / "killed") == _hashes(tmp_path / "ref")
@@ -120,16 +114,28 @@ def test_resume_of_completed_run_trains_nothing(tiny_cfg, tmp_path):
     assert again == first
 
 
-def test_corrupt_checkpoint_is_named(tiny_cfg, tmp_path):
+def test_corrupt_checkpoint_falls_back_on_resume_and_is_named_when_none_verifies(tiny_cfg, tmp_path, capsys):
     small = tiny_cfg.replace(steps=2, checkpoint_every=1)
+    reference = train(small, tmp_path / "ref", progress=False)
     train(small, tmp_path / "r", progress=False)
     path = rundir.checkpoint_path(tmp_path / "r", 2)
-    path.write_bytes(path.read_bytes()[:100])  # truncated
-    run = rundir.read_run(tmp_path / "r")
-    run["status"] = "running"  # as if killed after writing it
-    (tmp_path / "r" / "run.json").write_text(json.dumps(run))
-    with pytest.raises(ValueError, match=f"corrupt or truncated checkpoint {path}"):
+    intact = path.read_bytes()
+    path.write_bytes(intact[:100])  # truncated
+    set_status(tmp_path / "r", "running")  # as if killed after writing it
+    resumed = train(small, tmp_path / "r", resume=True, progress=False)
+    err = capsys.readouterr().err
+    assert f"corrupt or truncated checkpoint {path}" in err and "resumed from the verified checkpoint of step 1" in err
+    assert resumed["status"] == "completed" and resumed["final_param_hash"] == reference["final_param_hash"]
+    assert resumed["rejected_checkpoints"][0]["step"] == 2
+    assert path.with_name(path.name + ".rejected").read_bytes() == intact[:100]  # kept, not deleted
+
+    for step in (1, 2):  # now no checkpoint can be trusted: an error naming each, nothing renamed
+        p = rundir.checkpoint_path(tmp_path / "r", step)
+        p.write_bytes(p.read_bytes()[:100])
+    set_status(tmp_path / "r", "running")
+    with pytest.raises(ValueError, match=r"no checkpoint of .* verifies .*step 2: corrupt or truncated .*step 1: corrupt"):
         train(small, tmp_path / "r", resume=True, progress=False)
+    assert rundir.checkpoint_steps(tmp_path / "r") == [1, 2]
 
 
 def test_cli_bad_input_exit_2(tmp_path, capsys):

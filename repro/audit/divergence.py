@@ -36,7 +36,9 @@ def relative_l2(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float
 def compare(run_a: str | Path, run_b: str | Path) -> dict[str, Any]:
     """Compare two run directories bit for bit.
 
-    Returns ``identical`` (every traced hash and the final hash equal),
+    Returns ``identical`` (at least one traced step compared, every traced hash and the final
+    hash equal: zero compared steps is no evidence, never "identical"), ``evidence`` (what the
+    verdict rests on),
     ``first_divergent_step`` (first traced step whose full-state hash differs; ``None``
     when none does), ``checkpoint_step`` and ``first_divergent_tensors`` (the tensors whose
     hashes differ at the first checkpoint at or after that step, sorted by name) and
@@ -69,8 +71,13 @@ def compare(run_a: str | Path, run_b: str | Path) -> dict[str, Any]:
         a = _model_tensors(rundir.load_checkpoint(run_a, step))
         b = _model_tensors(rundir.load_checkpoint(run_b, step))
         curve.append([step, relative_l2(a, b)])
+    if not common:
+        evidence = "no traced step in common: nothing was compared"
+    else:
+        evidence = f"{len(common)} traced step(s) compared" + ("" if final_equal else "; final hashes differ or missing")
     return {
-        "identical": first is None and final_equal,
+        "identical": bool(common) and first is None and final_equal,
+        "evidence": evidence,
         "first_divergent_step": first,
         "checkpoint_step": at_step,
         "first_divergent_tensors": tensors,
