@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import torch
@@ -12,6 +13,7 @@ from repro.audit.plan import plan
 from repro.audit.run import run_audit
 
 TINY = {"width": 0.0625, "batch_size": 8, "steps": 4, "checkpoint_every": 2, "trace_every": 1, "device": "cpu"}
+COST_PAIRS = 3  # interleaved cost measurement: enough for an interval, short for the fast tier
 
 
 def _flip_bit(net: str, tensor: str, step: int):
@@ -26,11 +28,10 @@ def _flip_bit(net: str, tensor: str, step: int):
 @pytest.fixture(scope="module")
 def audit(tmp_path_factory):
     out = tmp_path_factory.mktemp("audit")
-    import os
-
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{out / 'mlflow.db'}"
     report = run_audit("resnet_all", baseline_variant="resnet_default", extra_seeds=(1,), perturb=("threads",),
-                       overrides=dict(TINY), out_dir=out, num_samples=64, eval_seeds=2, progress=False)
+                       overrides=dict(TINY), out_dir=out, num_samples=64, eval_seeds=2, progress=False,
+                       cost_pairs=COST_PAIRS)
     return out, report
 
 
@@ -52,6 +53,8 @@ def test_report_structure_and_files(audit):
         assert d["seed_std"] is not None and d["eval_std"] is not None
         c = on_disk["cost"][v]
         assert c["ratio"] > 0 and c["det_median_step_s"] > 0
+        inter = c["interleaved"]  # what the gate checks (issue 14 item 12)
+        assert inter["pairs"] == COST_PAIRS and inter["ci_low"] <= inter["ratio"] <= inter["ci_high"]
     assert "verdict" in on_disk["comparison"]
     rows = on_disk["archdiff"]["resnet_all vs resnet_default"]["rows"]
     assert len(rows) == 6
@@ -98,7 +101,7 @@ def test_rerun_trains_nothing(audit, monkeypatch):
     monkeypatch.setattr(loop.Trainer, "train_step", no_training)
     again = run_audit("resnet_all", baseline_variant="resnet_default", extra_seeds=(1,), perturb=("threads",),
                       overrides=dict(TINY), out_dir=out, num_samples=64, eval_seeds=2, progress=False,
-                      use_mlflow=False)
+                      use_mlflow=False, cost_pairs=COST_PAIRS)
     assert [r["final_param_hash"] for r in again["runs"]] == [r["final_param_hash"] for r in report["runs"]]
     assert [r["fid"] for r in again["runs"]] == [r["fid"] for r in report["runs"]]
 
@@ -111,7 +114,8 @@ def test_injected_bit_flip_is_localised(tmp_path):
     name = [n for n in generator.state_dict() if n.endswith("weight")][-1]  # the output conv
     hooks = {"resnet_default/deterministic-s0-r1": _flip_bit("generator", name, 2)}
     report = run_audit("resnet_default", baseline_variant="resnet_default", overrides=dict(TINY), out_dir=tmp_path,
-                       num_samples=64, eval_seeds=1, progress=False, use_mlflow=False, callbacks=hooks)
+                       num_samples=64, eval_seeds=1, progress=False, use_mlflow=False, callbacks=hooks,
+                       cost_pairs=COST_PAIRS)
     det = next(p for p in report["pairs"] if p["kind"] == "deterministic")
     assert not det["identical"]
     assert det["first_divergent_step"] == 2
@@ -133,9 +137,115 @@ def test_bad_input(tmp_path):
 
 def test_diverged_runs_are_reported_not_crashed(tmp_path):
     report = run_audit("resnet_default", baseline_variant="resnet_default", overrides={**TINY, "lr": 1e30},
-                       out_dir=tmp_path, num_samples=64, eval_seeds=1, progress=False, use_mlflow=False)
+                       out_dir=tmp_path, num_samples=64, eval_seeds=1, progress=False, use_mlflow=False,
+                       cost_pairs=COST_PAIRS)
     assert report["runs"] and all(r["status"] == "diverged" for r in report["runs"])
     assert all(1 <= r["diverged_step"] <= TINY["steps"] and r["fid"] is None for r in report["runs"])
     assert report["variance"]["resnet_default"]["fid_mean"] is None
     md = (tmp_path / "report.md").read_text()
     assert f"diverged at {report['runs'][0]['diverged_step']}" in md
+
+
+# --------------------------------------------------------------------------- issue 14: reuse, locks, MLflow
+
+
+def _small_audit(out, **kw):
+    """One variant, two runs per mode: the smallest audit that evaluates and compares runs."""
+    options = dict(baseline_variant="resnet_default", overrides=dict(TINY), out_dir=out, num_samples=64,
+                   eval_seeds=1, progress=False, use_mlflow=False, cost_pairs=2)
+    return run_audit("resnet_default", **{**options, **kw})
+
+
+@pytest.fixture(scope="module")
+def small_audit_once(tmp_path_factory):
+    out = tmp_path_factory.mktemp("small") / "a"
+    return out, _small_audit(out)
+
+
+@pytest.fixture
+def small_audit(small_audit_once, tmp_path):
+    """A private copy of the small audit (runs, metrics, cost) that a test may change."""
+    import shutil
+
+    out, report = small_audit_once
+    shutil.copytree(out, tmp_path / "a")
+    return tmp_path / "a", report
+
+
+def _no_training(monkeypatch):
+    import repro.train.loop as loop
+
+    def refuse(*a, **k):
+        raise AssertionError("a run with the same config was trained again")
+
+    monkeypatch.setattr(loop.Trainer, "train_step", refuse)
+
+
+def test_other_evaluation_settings_re_evaluate(small_audit, tmp_path, monkeypatch, capsys):
+    """Item 7: metrics made with other settings (eval seeds, samples, extractor weights) are not
+    reused under the new settings, and the same settings reuse them."""
+    import torch
+
+    from repro.metrics.extractors.base import sha256_file
+    from repro.metrics.extractors.digits_cnn import default_path
+
+    out, first = small_audit
+    _no_training(monkeypatch)
+    metrics_file = out / "runs" / "resnet_default" / "deterministic-s0-r0" / "metrics.json"
+    assert all(r["fid_eval_std"] == 0.0 for r in first["runs"])  # one evaluation seed
+    capsys.readouterr()
+    again = _small_audit(out, eval_seeds=2)
+    err = capsys.readouterr().err
+    assert err.count("re-evaluating") == 4 and "eval_seeds 1, asked 2" in err
+    assert all(r["fid_eval_std"] > 0 for r in again["runs"])  # the noise over two evaluation seeds
+    assert json.loads(metrics_file.read_text())["eval_seeds"] == 2
+
+    fewer = _small_audit(out, eval_seeds=2, num_samples=32)
+    assert "n_fake 64, asked 32" in capsys.readouterr().err
+    assert [r["fid"] for r in fewer["runs"]] != [r["fid"] for r in again["runs"]]
+    _small_audit(out, eval_seeds=2, num_samples=32)  # the same settings again: nothing re-evaluated
+    assert "evaluating" not in capsys.readouterr().err
+
+    other = tmp_path / "digits-cnn-copy.pt"  # the same network in another file: other weights sha256
+    torch.save({**torch.load(default_path(), weights_only=True), "note": "another file"}, other)
+    _small_audit(out, eval_seeds=2, num_samples=32, extractor_weights=str(other))
+    assert capsys.readouterr().err.count("extractor weights sha256") == 4
+    assert json.loads(metrics_file.read_text())["extractor_sha256"] == sha256_file(other)
+
+
+def test_force_retrains_only_runs_whose_config_differs(small_audit, monkeypatch, capsys):
+    """Item 8: --force keeps runs with the same config and says so; it retrains the others."""
+    out, first = small_audit
+    with monkeypatch.context() as m:
+        _no_training(m)
+        capsys.readouterr()
+        again = _small_audit(out, force=True)
+    err = capsys.readouterr().err
+    assert err.count("reusing (completed)") == 4 and "retraining" not in err
+    assert [r["final_param_hash"] for r in again["runs"]] == [r["final_param_hash"] for r in first["runs"]]
+
+    with pytest.raises(ValueError, match=r"trained with another config \(lr 0.0002 -> 0.0001\); pass --force"):
+        _small_audit(out, overrides={**TINY, "lr": 1e-4})
+    changed = _small_audit(out, overrides={**TINY, "lr": 1e-4}, force=True)
+    err = capsys.readouterr().err
+    assert err.count("retraining: its config differs (lr 0.0002 -> 0.0001)") == 4
+    assert changed["runs"][0]["final_param_hash"] != first["runs"][0]["final_param_hash"]
+
+
+def test_second_audit_into_the_same_directory_is_refused(small_audit_once):
+    from repro import lock
+
+    out, _ = small_audit_once
+    assert not lock.is_locked(out) and not (out / lock.LOCK_NAME).exists()  # released when the audit ended
+    with lock.hold(out, "audit directory"):
+        with pytest.raises(lock.DirectoryInUse, match=f"audit directory {out} is in use by PID {os.getpid()}"):
+            _small_audit(out)
+
+
+def test_unusable_mlflow_store_fails_before_training(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{blocker}/mlflow.db")
+    with pytest.raises(ValueError, match=r"MLflow store sqlite:///.*not-a-folder/mlflow.db is unusable.*--no-mlflow"):
+        _small_audit(tmp_path / "a", use_mlflow=True)
+    assert not (tmp_path / "a").exists()  # nothing trained, nothing written

@@ -1,16 +1,28 @@
-"""The cost of determinism: step times and wall time, deterministic vs nondeterministic."""
+"""The cost of determinism: per-run step times, and an interleaved measurement the gate checks.
+
+Per-run step times (``det_median_step_s`` ...) come from runs trained one after another, so a
+change of machine load between runs moves their ratio (the same audit gave 1.11 and 1.73 on a
+loaded 2-core CPU). :func:`interleaved` measures the ratio the gate checks instead: one model,
+one process, deterministic and nondeterministic steps alternating, so both modes see the same
+load; its interval comes from a bootstrap over step pairs.
+"""
 
 from __future__ import annotations
 
 import statistics
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from repro.train import rundir
 
 WARMUP_STEPS = 1  # the first step of a session pays for allocation and kernel selection
+MODES = ("deterministic", "nondeterministic")
+DEFAULT_PAIRS = 24  # timed (det, nondet) pairs: a few dozen steps on the audit's primary config
+DEFAULT_WARMUP_PAIRS = 2  # untimed pairs first: allocation, cuDNN autotuning in the nondet mode
+N_BOOT = 2000
+CONFIDENCE = 0.95
 
 
 def step_times(run_dir: str | Path) -> list[float]:
@@ -43,3 +55,73 @@ def cost(runs: list[dict[str, Any]], run_dirs: dict[str, Path], variant: str, se
     else:
         out["ratio"] = None
     return out
+
+
+def ratio_interval(det: list[float], nondet: list[float], *, n_boot: int = N_BOOT,
+                   confidence: float = CONFIDENCE, seed: int = 0) -> dict[str, Any]:
+    """Ratio of medians ``median(det) / median(nondet)`` of paired step times (seconds), with a
+    percentile bootstrap interval that resamples whole pairs (a pair shares the machine's load).
+
+    Returns ``{ratio, ci_low, ci_high, pairs, confidence, det_median_step_s, nondet_median_step_s}``.
+    """
+    if len(det) != len(nondet):
+        raise ValueError(f"paired step times needed: {len(det)} deterministic vs {len(nondet)} nondeterministic")
+    if len(det) < 2:
+        raise ValueError(f"at least 2 step pairs are needed for an interval, got {len(det)}")
+    d, n = np.asarray(det, dtype=np.float64), np.asarray(nondet, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(d), size=(n_boot, len(d)))
+    boot = np.median(d[idx], axis=1) / np.median(n[idx], axis=1)
+    alpha = (1.0 - confidence) / 2
+    low, high = np.quantile(boot, [alpha, 1.0 - alpha])
+    return {"ratio": float(np.median(d) / np.median(n)), "ci_low": float(low), "ci_high": float(high),
+            "pairs": len(d), "confidence": confidence, "det_median_step_s": float(np.median(d)),
+            "nondet_median_step_s": float(np.median(n))}
+
+
+def measure_pairs(step: Callable[[str], float], *, pairs: int = DEFAULT_PAIRS,
+                  warmup: int = DEFAULT_WARMUP_PAIRS) -> tuple[list[float], list[float]]:
+    """Alternate ``step(mode) -> seconds`` between the two modes; return the timed (det, nondet) lists.
+
+    The order inside a pair alternates (det-nondet, then nondet-det, ...), so a load that rises
+    or falls steadily during the measurement adds the same to both modes. ``warmup`` untimed
+    pairs run first.
+    """
+    if pairs < 2 or warmup < 0:
+        raise ValueError(f"invalid pairs={pairs} / warmup={warmup}: need pairs >= 2 and warmup >= 0")
+    for _ in range(warmup):
+        for mode in MODES:
+            step(mode)
+    times: dict[str, list[float]] = {mode: [] for mode in MODES}
+    for i in range(pairs):
+        for mode in (MODES if i % 2 == 0 else MODES[::-1]):
+            times[mode].append(step(mode))
+    return times["deterministic"], times["nondeterministic"]
+
+
+def interleaved(cfg, *, pairs: int = DEFAULT_PAIRS, warmup: int = DEFAULT_WARMUP_PAIRS) -> dict[str, Any]:
+    """Measure det/nondet step time on one model of ``cfg`` (a TrainConfig) in this process.
+
+    Each step runs inside :func:`repro.determinism.execution_mode` of its mode (the model, data
+    and optimiser carry over, as in one training run whose mode is toggled every step). Returns
+    :func:`ratio_interval`'s dict plus ``warmup``, ``order`` and ``device``; a step that diverges
+    ends the measurement: ``ratio``, ``ci_low`` and ``ci_high`` are ``None`` and ``diverged`` says why.
+    """
+    from repro.determinism import execution_mode
+    from repro.train.loop import Diverged, Trainer, timed_step
+
+    with execution_mode("deterministic", threads=cfg.threads):
+        trainer = Trainer(cfg)
+
+    def step(mode: str) -> float:
+        with execution_mode(mode, threads=cfg.threads):
+            return timed_step(trainer)[1]
+
+    info = {"warmup": warmup, "order": "alternating det-nondet / nondet-det pairs, one model, one process",
+            "device": str(trainer.device)}
+    try:
+        det, nondet = measure_pairs(step, pairs=pairs, warmup=warmup)
+    except Diverged as exc:
+        return {"ratio": None, "ci_low": None, "ci_high": None, "pairs": 0, **info,
+                "diverged": f"{exc}"}
+    return {**ratio_interval(det, nondet), **info}

@@ -1,7 +1,13 @@
-"""``run_audit``: train what is missing, evaluate, analyse, report, log to MLflow."""
+"""``run_audit``: train what is missing, evaluate, analyse, report, log to MLflow.
+
+An audit directory has one writer at a time (:mod:`repro.lock`). Runs are reused when their
+config matches, resumed when unfinished, and retrained with ``force`` only when their config
+differs; per-run metrics are reused only when they were made with the settings asked for.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import sys
@@ -9,10 +15,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from repro import io
+from repro import hashing, io, lock
 from repro.audit import cost as cost_mod
 from repro.audit import divergence, figures, report as report_mod, variance
 from repro.audit.plan import RunSpec, plan
+from repro.config import TrainConfig, diff
 from repro.train import rundir
 
 
@@ -57,13 +64,17 @@ def run_audit(variant: str, *, baseline_variant: str = "resnet_default", replica
               evals_dir: str | os.PathLike | None = None, train_missing: bool = True, force: bool = False,
               extractor: str = "auto", extractor_weights: str | None = None, num_samples: int | None = None,
               eval_seeds: int = 3, use_mlflow: bool = True, progress: bool = True,
-              callbacks: dict[str, Callable] | None = None, command: str | None = None) -> dict[str, Any]:
+              callbacks: dict[str, Callable] | None = None, command: str | None = None,
+              cost_pairs: int = cost_mod.DEFAULT_PAIRS) -> dict[str, Any]:
     """Run (or finish) one audit and write ``out_dir/report.json`` and friends.
 
     Runs live in ``runs_dir`` (default ``out_dir/runs``) under ``RunSpec.id``; completed runs
     are reused, interrupted ones resumed, so re-running an audit continues where it stopped.
+    A run whose config differs from the one asked for is an error, or with ``force`` retrained.
     ``train_missing=False`` refuses to train (the DVC pipeline trains in its own stages).
     ``callbacks`` maps a run id to a per-step hook (used to inject faults in tests).
+    ``cost_pairs`` is the number of interleaved (det, nondet) step pairs of the cost
+    measurement per variant (:func:`repro.audit.cost.interleaved`).
     """
     overrides = dict(overrides or {})
     seed = int(overrides.pop("seed", 0))
@@ -74,27 +85,88 @@ def run_audit(variant: str, *, baseline_variant: str = "resnet_default", replica
     if first.steps < first.checkpoint_every:
         raise ValueError(f"steps={first.steps} is below the checkpoint interval checkpoint_every="
                          f"{first.checkpoint_every}: the audit compares checkpoints, so steps must be at least that")
-    out_dir = Path(out_dir)
-    runs_dir = Path(runs_dir) if runs_dir else out_dir / "runs"
-    evals_dir = Path(evals_dir) if evals_dir else None
-    run_dirs = {s.id: s.run_dir(runs_dir) for s in specs}
+    if not isinstance(cost_pairs, int) or cost_pairs < 2:
+        raise ValueError(f"invalid cost_pairs={cost_pairs!r}: an interval needs at least 2 step pairs")
+    out_dir = io.check_output_dir(out_dir, "audit directory")
+    runs_dir = io.check_output_dir(runs_dir, "runs directory") if runs_dir else out_dir / "runs"
+    evals_dir = io.check_output_dir(evals_dir, "evals directory") if evals_dir else None
+    if use_mlflow:
+        _check_mlflow()  # an unusable store fails now, not after hours of training
+    created = not out_dir.exists()
+    try:
+        with lock.hold(out_dir, "audit directory"):
+            for folder in (out_dir, out_dir / "figures", out_dir / "plots"):
+                io.clean_temp_files(folder)
+            return _audit(variant, baseline_variant, replicates, extra_seeds, perturb, overrides, seed, specs,
+                          configs, out_dir, runs_dir, evals_dir, train_missing, force, extractor, extractor_weights,
+                          num_samples, eval_seeds, use_mlflow, progress, callbacks, command, cost_pairs)
+    except BaseException:
+        if created:  # an audit refused before it wrote anything leaves no folder behind
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()
+        raise
 
+
+def _check_mlflow() -> None:
+    """Open the MLflow store the audit will log to; refuse an unusable one before any training."""
+    from repro import tracking
+
+    uri = tracking.tracking_uri()
+    try:
+        os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+        from mlflow.tracking import MlflowClient
+
+        MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+    except Exception as exc:  # mlflow raises its own, sqlalchemy's and OS errors
+        detail = (str(exc).strip().splitlines() or [""])[0][:300]
+        raise ValueError(f"the MLflow store {uri} is unusable ({type(exc).__name__}: {detail}); set "
+                         "MLFLOW_TRACKING_URI to a usable store (e.g. sqlite:///$PWD/mlflow.db) or pass --no-mlflow"
+                         ) from None
+
+
+def _run_action(spec: RunSpec, run_dir: Path, cfg: TrainConfig, force: bool) -> tuple[str, str]:
+    """What the audit does with one run: ``(action, what to log)``; action is reuse, resume,
+    train or retrain. A run trained with another config is an error unless ``force``."""
+    if not (run_dir / rundir.CONFIG).exists() or not rundir.is_run_dir(run_dir):
+        return "train", "training"  # train() refuses a folder that is not a run directory
+    differing = diff(rundir.read_config(run_dir), cfg)
+    if differing:
+        fields = ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in differing.items())
+        if not force:
+            raise ValueError(f"run {spec.id} in {run_dir} was trained with another config ({fields}); "
+                             "pass --force to retrain the runs whose config differs")
+        return "retrain", f"retraining: its config differs ({fields})"
+    try:
+        record = rundir.read_run(run_dir)
+    except ValueError:
+        record = {}
+    if record.get("status") in ("completed", "diverged"):
+        return "reuse", f"reusing ({record['status']})"
+    steps = rundir.checkpoint_steps(run_dir)
+    return "resume", f"resuming from step {steps[-1]}" if steps else "training (no checkpoint to resume from)"
+
+
+def _audit(variant, baseline_variant, replicates, extra_seeds, perturb, overrides, seed, specs, configs, out_dir,
+           runs_dir, evals_dir, train_missing, force, extractor, extractor_weights, num_samples, eval_seeds,
+           use_mlflow, progress, callbacks, command, cost_pairs) -> dict[str, Any]:
     from repro.train import train
 
+    first = configs[specs[0].id]
+    run_dirs = {s.id: s.run_dir(runs_dir) for s in specs}
+    expected = _EvalSettings(extractor, extractor_weights, num_samples, eval_seeds)
     rows = []
     for i, spec in enumerate(specs, 1):
         run_dir, cfg = run_dirs[spec.id], configs[spec.id]
-        done = (run_dir / rundir.RUN).exists() and rundir.read_run(run_dir).get("status") in ("completed", "diverged")
-        if not done and not train_missing:
+        action, what = _run_action(spec, run_dir, cfg, force)
+        if action != "reuse" and not train_missing:
             raise ValueError(f"run {spec.id} is missing or unfinished in {runs_dir} and training was disabled")
-        _log(f"{i}/{len(specs)} {spec.id}: {'reusing' if done else 'training'}")
+        _log(f"{i}/{len(specs)} {spec.id}: {what}")
         meta = {"variant": spec.variant, "replicate": spec.replicate, "perturb": spec.perturb}
-        record = train(cfg, run_dir, resume=not force, force=force, progress=progress, meta=meta,
-                       step_callback=(callbacks or {}).get(spec.id))
+        record = train(cfg, run_dir, resume=action != "retrain", force=action == "retrain", progress=progress,
+                       meta=meta, step_callback=(callbacks or {}).get(spec.id))
         metrics = None
         if record["status"] == "completed":
-            metrics = _evaluate(spec, run_dir, record, evals_dir, extractor, extractor_weights, num_samples,
-                                eval_seeds)
+            metrics = _evaluate(spec, run_dir, record, evals_dir, expected)
         rows.append(report_mod.run_row(spec, record, metrics))
 
     by_id = {r["id"]: r for r in rows}
@@ -108,6 +180,10 @@ def run_audit(variant: str, *, baseline_variant: str = "resnet_default", replica
     from repro import fingerprint
 
     fp = fingerprint.collect()
+    costs = {v: cost_mod.cost(rows, run_dirs, v, seed) for v in variants}
+    for v in variants:
+        primary = next(s for s in specs if s.variant == v and s.mode == "deterministic" and s.is_primary(seed))
+        costs[v]["interleaved"] = _interleaved_cost(out_dir, v, configs[primary.id], cost_pairs, fp)
     report = {
         "schema": report_mod.SCHEMA,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -120,12 +196,12 @@ def run_audit(variant: str, *, baseline_variant: str = "resnet_default", replica
                      "perturb": list(perturb), "steps": first.steps, "dataset": first.dataset,
                      "overrides": {k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items()},
                      "eval_seeds": eval_seeds, "runs_dir": str(runs_dir), "trace_every": first.trace_every,
-                     "checkpoint_every": first.checkpoint_every},
+                     "checkpoint_every": first.checkpoint_every, "cost_pairs": cost_pairs},
         "runs": rows,
         "pairs": pairs,
         "variance": var,
         "comparison": variance.compare_variants(rows, var, variant, baseline_variant),
-        "cost": {v: cost_mod.cost(rows, run_dirs, v, seed) for v in variants},
+        "cost": costs,
         "archdiff": _archdiffs(variant, baseline_variant, first.resolution, first.channels),
     }
     traces = {f"{s.variant}/{s.mode}": rundir.read_trace(run_dirs[s.id]) for s in specs if s.is_primary(seed)}
@@ -140,19 +216,105 @@ def run_audit(variant: str, *, baseline_variant: str = "resnet_default", replica
     return report
 
 
-def _evaluate(spec, run_dir, record, evals_dir, extractor, weights, num_samples, eval_seeds) -> dict[str, Any]:
+COST_CACHE = "cost_interleaved.json"
+
+
+def _interleaved_cost(out_dir: Path, variant: str, cfg: TrainConfig, pairs: int, fp: dict) -> dict[str, Any]:
+    """The interleaved cost measurement of ``variant``, kept in ``out_dir/cost_interleaved.json``
+    and reused while the config, pair count and environment summary are the same (a re-run audit
+    measures nothing again, as it trains nothing again)."""
+    from repro import fingerprint
+    from repro.config import to_dict
+
+    key = {"config": to_dict(cfg), "pairs": pairs, "warmup": cost_mod.DEFAULT_WARMUP_PAIRS,
+           "environment": fingerprint.summary(fp)}
+    path = out_dir / COST_CACHE
+    cache = io.read_json(path, "cost measurements") if path.exists() else {}
+    if not isinstance(cache, dict):
+        cache = {}
+    entry = cache.get(variant)
+    if isinstance(entry, dict) and entry.get("key") == key:
+        return entry["result"]
+    _log(f"measuring the cost of determinism of {variant}: {pairs} interleaved step pairs")
+    result = cost_mod.interleaved(cfg, pairs=pairs)
+    cache[variant] = {"key": key, "result": result}
+    io.write_json(path, cache)
+    return result
+
+
+class _EvalSettings:
+    """The evaluation settings an audit asks for, and the check of a metrics file against them."""
+
+    def __init__(self, extractor: str, weights: str | None, num_samples: int | None, eval_seeds: int):
+        self.extractor, self.weights, self.num_samples, self.eval_seeds = extractor, weights, num_samples, eval_seeds
+        self._sha: dict[str, str] = {}
+
+    def name(self, dataset: str) -> str:
+        from repro.metrics.evaluate import default_extractor
+
+        return default_extractor(dataset) if self.extractor == "auto" else self.extractor
+
+    def weights_sha256(self, name: str) -> str:
+        """sha256 of the weights that would be used now (the file given, else the extractor's own)."""
+        if name not in self._sha:
+            if self.weights is not None:
+                from repro.metrics.extractors.base import sha256_file
+
+                self._sha[name] = sha256_file(self.weights)
+            else:
+                from repro.metrics.extractors import get
+
+                self._sha[name] = get(name).weights_sha256
+        return self._sha[name]
+
+    def mismatches(self, metrics: dict[str, Any], cfg: TrainConfig, run_dir: Path, step: int) -> list[str]:
+        """Why ``metrics`` cannot stand for the run's final checkpoint under these settings
+        (empty when it can). Compared keys: checkpoint_step, generator_hash, extractor,
+        extractor_sha256, n_fake (num_samples, or the test size n_real), eval_seeds, eval_seed, fid_min."""
+        out = []
+        if metrics.get("checkpoint_step") != step:
+            out.append(f"it scored checkpoint step {metrics.get('checkpoint_step')}, the run ends at {step}")
+        digests = rundir.read_hashes(run_dir, step)
+        scored = hashing.combine({k: v for k, v in digests.items() if k.startswith("generator.")})
+        if metrics.get("generator_hash") != scored:
+            out.append("it does not record the generator it scored" if "generator_hash" not in metrics
+                       else "it scored another generator than the run's final checkpoint")
+        name = self.name(cfg.dataset)
+        if metrics.get("extractor") != name:
+            out.append(f"extractor {metrics.get('extractor')!r}, asked {name!r}")
+        elif metrics.get("extractor_sha256") != self.weights_sha256(name):
+            out.append(f"extractor weights sha256 {str(metrics.get('extractor_sha256'))[:12]}, "
+                       f"asked {self.weights_sha256(name)[:12]}")
+        wanted = self.num_samples if self.num_samples is not None else metrics.get("n_real")
+        if metrics.get("n_fake") != wanted:
+            out.append(f"n_fake {metrics.get('n_fake')}, asked {self.num_samples if self.num_samples is not None else f'the test size {wanted}'}")
+        if metrics.get("eval_seeds") != self.eval_seeds:
+            out.append(f"eval_seeds {metrics.get('eval_seeds', 'not recorded')}, asked {self.eval_seeds}")
+        if metrics.get("eval_seed", 0) != 0:
+            out.append(f"eval_seed {metrics.get('eval_seed')}, the audit uses 0")
+        if "fid_min" not in metrics:
+            out.append("no FID over every checkpoint (fid_min)")
+        return out
+
+
+def _evaluate(spec: RunSpec, run_dir: Path, record: dict, evals_dir: Path | None,
+              expected: _EvalSettings) -> dict[str, Any]:
     from repro.metrics.evaluate import evaluate_run
 
     path = _metrics_path(spec, run_dir, evals_dir)
     if path.exists():
         metrics = io.read_json(path, "run metrics")
-        if metrics.get("checkpoint_step") == record["steps_completed"] and "fid_min" in metrics:
+        stale = expected.mismatches(metrics, rundir.read_config(run_dir), run_dir, record["steps_completed"])
+        if not stale:
             return metrics
-    _log(f"evaluating {spec.id}")
+        _log(f"re-evaluating {spec.id}: {path} does not match the settings asked for: {'; '.join(stale)}")
+    else:
+        _log(f"evaluating {spec.id}")
     # every checkpoint: compare_gan reports the minimum over checkpoints, a selection effect the
     # report shows beside the final FID
-    return evaluate_run(run_dir, extractor=extractor, extractor_weights=weights, num_samples=num_samples,
-                        eval_seeds=eval_seeds, all_checkpoints=True, out=path)
+    return evaluate_run(run_dir, extractor=expected.extractor, extractor_weights=expected.weights,
+                        num_samples=expected.num_samples, eval_seeds=expected.eval_seeds, all_checkpoints=True,
+                        out=path)
 
 
 def _write_figures(report, out_dir: Path, run_dirs, specs, traces, seed) -> None:

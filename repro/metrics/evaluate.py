@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from repro import hashing
 from repro.io import write_json
 from repro.metrics.cache import real_features, real_stats
 from repro.metrics.extractors import get
@@ -55,8 +56,10 @@ def evaluate_run(run_dir: str | Path, *, extractor: str = "auto", num_samples: i
     Keys: fid, fid_ci_low, fid_ci_high (95% bootstrap over generated samples), fid_eval_std
     (std of FID over seeds eval_seed .. eval_seed + eval_seeds - 1; 0.0 when eval_seeds == 1),
     is_mean, is_std, kid_mean, kid_std, kid_subset_size, n_real, n_fake, extractor,
-    extractor_sha256, checkpoint_step, eval_seed; with ``all_checkpoints`` also fid_step_<N> per
-    checkpoint, fid_min and fid_min_step (compare_gan's selection: reported beside the final).
+    extractor_sha256, checkpoint_step, eval_seed, eval_seeds, run_status (the run's status when
+    scored) and generator_hash (``repro.hashing.state_hash`` of the scored generator); with
+    ``all_checkpoints`` also fid_step_<N> per checkpoint, fid_min and fid_min_step (compare_gan's
+    selection: reported beside the final).
 
     Raises:
         ValueError: for a diverged run, a run without checkpoints, or bad options.
@@ -101,6 +104,9 @@ def evaluate_run(run_dir: str | Path, *, extractor: str = "auto", num_samples: i
         "n_real": real.count, "n_fake": n_fake, "extractor": ext.name, "extractor_sha256": ext.weights_sha256,
         "checkpoint_step": steps[-1], "eval_seed": eval_seed, "dataset": cfg.dataset,
         "dataset_fingerprint": real_meta["dataset_fingerprint"],
+        # what produced these numbers, so that a caller asking for other settings can tell (repro audit)
+        "eval_seeds": eval_seeds, "run_status": record.get("status"),
+        "generator_hash": hashing.state_hash({"generator": net.state_dict()}),
     }
     if all_checkpoints:
         per_step = {}
