@@ -280,6 +280,84 @@ def test_cost_of_determinism_bound(files, tmp_path, capsys):
     assert code == gate.EXIT_PASS
 
 
+def test_variant_without_its_deterministic_pair_fails_naming_it(files, tmp_path, capsys):
+    """Issue 14 item 11: dropping one variant's deterministic pairs is missing evidence, not a pass."""
+    report, _, baseline_path = files
+    dropped = copy.deepcopy(report)
+    dropped["pairs"] = [p for p in dropped["pairs"] if not (p["variant"] == "resnet_all" and p["kind"] == "deterministic")]
+    code, out, _ = run_cli(capsys, "--baseline", baseline_path, "--report", write(tmp_path / "d.json", dropped))
+    assert code == gate.EXIT_DRIFT, out
+    result = gate.check(dropped, gate.load_baseline(baseline_path))
+    failed = [(r["check"], r["subject"]) for r in result.failures()]
+    assert failed == [("determinism", "resnet_all")]
+    assert "no deterministic pair" in result.failures()[0]["message"]
+    # the remaining variant's pairs still pass on their own rows
+    assert all(r["verdict"] == "pass" for r in rows_of(result, "determinism") if r["subject"] != "resnet_all")
+
+
+def test_update_refuses_a_variant_without_its_deterministic_pair(tmp_path, capsys):
+    report = make_report()
+    report["pairs"] = [p for p in report["pairs"] if not (p["variant"] == "resnet_default" and p["kind"] == "deterministic")]
+    report_path = write(tmp_path / "report.json", report)
+    baseline_path = tmp_path / "b.json"
+    code, _, err = run_cli(capsys, "--update", "--baseline", baseline_path, "--report", report_path)
+    assert code == gate.EXIT_INPUT and "resnet_default" in err and "no deterministic pair" in err
+    assert len(err.strip().splitlines()) == 1 and not baseline_path.exists()
+
+
+def _interleaved(ratio, low, high, pairs=24):
+    return {"ratio": ratio, "ci_low": low, "ci_high": high, "pairs": pairs, "confidence": 0.95}
+
+
+def test_cost_gate_reads_the_interleaved_interval(files, tmp_path, capsys):
+    """Issue 14 item 12: the per-run ratio (runs timed one after another) may flap above the bound on
+    a busy machine; the gate checks the interleaved measurement and fails only when its whole
+    interval lies above the bound."""
+    report, _, baseline_path = files
+    baseline = gate.load_baseline(baseline_path)
+    busy = copy.deepcopy(report)
+    busy["cost"]["resnet_all"]["ratio"] = 2.5  # sequential runs under changing load
+    busy["cost"]["resnet_all"]["interleaved"] = _interleaved(1.3, 1.1, 1.6)
+    code, out, _ = run_cli(capsys, "--baseline", baseline_path, "--report", write(tmp_path / "busy.json", busy))
+    assert code == gate.EXIT_PASS, out
+    row = next(r for r in rows_of(gate.check(busy, baseline), "det_cost") if r["subject"] == "resnet_all")
+    assert row["observed"] == 1.3 and "[1.1, 1.6]" in row["message"] and "24 interleaved" in row["message"]
+
+    straddles = copy.deepcopy(busy)
+    straddles["cost"]["resnet_all"]["interleaved"] = _interleaved(2.3, 1.8, 2.9)  # not clearly above 2
+    assert gate.check(straddles, baseline).passed
+
+    above = copy.deepcopy(busy)
+    above["cost"]["resnet_all"]["interleaved"] = _interleaved(2.6, 2.2, 3.0)
+    code, out, _ = run_cli(capsys, "--baseline", baseline_path, "--report", write(tmp_path / "above.json", above))
+    assert code == gate.EXIT_DRIFT
+    failing = [line for line in out.splitlines() if line.startswith("FAIL: resnet_all")]
+    assert len(failing) == 1 and "[2.2, 3]" in failing[0] and "above bound 2" in failing[0], out
+    code, _, _ = run_cli(capsys, "--baseline", baseline_path, "--report", tmp_path / "above.json", "--max-det-cost", "2.5")
+    assert code == gate.EXIT_PASS
+
+
+def test_cost_without_an_interleaved_ratio_falls_back_to_the_runs(files):
+    report, _, baseline_path = files
+    failed = copy.deepcopy(report)
+    failed["cost"]["resnet_all"]["interleaved"] = {"ratio": None, "ci_low": None, "ci_high": None, "pairs": 0,
+                                                   "diverged": "generator loss is nan at step 3"}
+    row = next(r for r in rows_of(gate.check(failed, gate.load_baseline(baseline_path)), "det_cost")
+               if r["subject"] == "resnet_all")
+    assert row["verdict"] == "pass" and row["observed"] == 1.1 and "nan at step 3" in row["message"]
+
+
+def test_baseline_records_the_ratio_the_gate_checks(tmp_path):
+    report = make_report()
+    report["cost"]["resnet_all"]["interleaved"] = _interleaved(1.25, 1.2, 1.3)
+    baseline = gate.make_baseline(report, "r.json")
+    assert baseline["cost"] == {"resnet_default": 1.1, "resnet_all": 1.25}
+    bad = copy.deepcopy(report)
+    bad["cost"]["resnet_all"]["interleaved"] = {"ratio": 1.25}
+    with pytest.raises(gate.GateInputError, match=r"interleaved must be an object with keys ratio, ci_low"):
+        gate.validate_report(bad)
+
+
 # --------------------------------------------------------------------------- strict mode
 
 
@@ -426,9 +504,10 @@ def test_baseline_write_is_atomic(files, monkeypatch, capsys):
     assert baseline_path.read_bytes() == before
     # a failure after the bytes hit the temp file, before the rename: old file intact, temp removed
     monkeypatch.setattr(os, "replace", lambda *a, **k: (_ for _ in ()).throw(OSError("crash before rename")))
-    with pytest.raises(OSError):
-        main(["gate", "--update", "--baseline", str(baseline_path), "--report", str(report_path)])
+    assert main(["gate", "--update", "--baseline", str(baseline_path), "--report", str(report_path)]) == 2
     monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert err == "repro: error: crash before rename\n"  # one line, no traceback
     assert baseline_path.read_bytes() == before
     assert _leftovers(baseline_path.parent) == []
     gate.load_baseline(baseline_path)  # still a valid baseline
