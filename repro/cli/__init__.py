@@ -2,14 +2,17 @@
 
 Each subcommand lives in its own module under ``repro.cli`` and exposes
 ``add_parser(subparsers)``, which registers the subcommand and sets ``func`` to a
-function ``(args) -> int``. A ``ValueError`` (bad input) is printed as one line
-``repro: error: ...`` with exit code 2, without a traceback.
+function ``(args) -> int``. A ``ValueError`` (bad input) or an ``OSError`` (a file that cannot
+be read or written, a full disk) is printed as one line ``repro: error: ...`` with exit code 2,
+without a traceback. A closed output pipe (``repro variants | head``) ends quietly with 141,
+the status of a process killed by SIGPIPE.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # (module under repro.cli) in the order `repro --help` lists them.
@@ -29,6 +32,7 @@ SUBCOMMANDS = (
 )
 
 EXIT_USAGE = 2
+EXIT_BROKEN_PIPE = 128 + 13  # SIGPIPE, what a shell reports for `cat big | head`
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,13 +51,38 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError) as exc:
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not in a message at interpreter exit
+        return code
+    except BrokenPipeError:
+        return _broken_pipe()
+    except ValueError as exc:
         print(f"repro: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"repro: error: {_os_error_text(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("repro: interrupted", file=sys.stderr)
         return 130
+
+
+def _os_error_text(exc: OSError) -> str:
+    """``Is a directory: 'x' -> 'y'`` rather than ``[Errno 21] ...`` (the path is what a user needs)."""
+    text = exc.strerror or str(exc)
+    for name in (exc.filename, exc.filename2):
+        if name is not None and os.fspath(name) not in text:
+            text += f": {os.fspath(name)}"
+    return text
+
+
+def _broken_pipe() -> int:
+    """The reader went away: print nothing more, and keep Python from reporting the failed flush
+    of stdout at exit (the Python docs' recipe: point stdout at /dev/null)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":  # pragma: no cover

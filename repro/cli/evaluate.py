@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 
@@ -31,12 +32,52 @@ def run(args) -> int:
     names = [Path(d).resolve().name for d in args.run_dirs]
     if args.out_dir and len(set(names)) != len(names):
         raise ValueError(f"--out-dir needs run directories with distinct names, got {names}")
+    outs = _check_outputs(args.run_dirs, names, args.out_dir)  # before any computation
     results = {}
-    for run_dir, name in zip(args.run_dirs, names):
-        out = Path(args.out_dir) / f"{name}.json" if args.out_dir else None
+    for run_dir, out in zip(args.run_dirs, outs):
+        _say_what_is_scored(run_dir)
         results[run_dir] = evaluate_run(run_dir, extractor=args.extractor, num_samples=args.num_samples,
                                         all_checkpoints=args.all_checkpoints, eval_seed=args.eval_seed,
                                         eval_seeds=args.eval_seeds, n_boot=args.n_boot,
                                         extractor_weights=args.extractor_weights, out=out)
     print(json.dumps(results[args.run_dirs[0]] if len(results) == 1 else results, indent=2, sort_keys=True))
     return 0
+
+
+def _check_outputs(run_dirs: list[str], names: list[str], out_dir: str | None) -> list[Path]:
+    """Every input is a run directory and every output can be written: refuse now, not after scoring."""
+    from repro import io
+    from repro.train import rundir
+
+    for run_dir in run_dirs:
+        path = Path(run_dir)
+        if not path.is_dir():
+            kind = "a file" if path.exists() else "missing"
+            raise ValueError(f"{run_dir} is {kind}, not a run directory (repro evaluate takes directories written "
+                             "by repro train)")
+        if not (path / rundir.RUN).is_file():
+            raise ValueError(f"{run_dir} is not a run directory: it has no {rundir.RUN}")
+    if out_dir:
+        io.check_output_dir(out_dir, "--out-dir")
+        outs = [Path(out_dir) / f"{name}.json" for name in names]
+    else:
+        outs = [Path(run_dir) / rundir.METRICS for run_dir in run_dirs]
+    for out in outs:
+        io.check_output_file(out, "metrics file")
+    return outs
+
+
+def _say_what_is_scored(run_dir: str) -> None:
+    """A run that did not complete is scored at its last checkpoint, with a warning that says so."""
+    from repro import lock
+    from repro.train import rundir
+
+    record = rundir.read_run(run_dir)
+    status = record.get("status")
+    if status in ("completed", "diverged"):  # a diverged run is refused by evaluate_run itself
+        return
+    steps = rundir.checkpoint_steps(run_dir)
+    busy = f"; PID {lock.holder_pid(run_dir)} is training it now" if lock.is_locked(run_dir) else ""
+    print(f"repro: warning: run {run_dir} is {status!r}, not completed ({record.get('steps_completed')} of "
+          f"{record.get('steps')} steps{busy}): scoring its last checkpoint, step {steps[-1] if steps else None}",
+          file=sys.stderr)

@@ -67,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _update(args: argparse.Namespace) -> int:
     from repro.fingerprint import summary
+    from repro.io import check_output_file
 
+    check_output_file(args.baseline, "baseline")  # before reading anything: a directory or unwritable path
     report = gate.load_report(args.report)
     baseline = gate.make_baseline(report, args.report)
     gate.write_baseline(args.baseline, baseline)

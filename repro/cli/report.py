@@ -12,12 +12,26 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+# the sections render_markdown reads
+SECTIONS = ("settings", "created", "command", "comparison", "runs", "pairs", "variance", "cost", "archdiff")
+
+
 def run(args) -> int:
     from repro import io
     from repro.audit import report as report_mod
 
     report = report_mod.load(args.report)
-    out = Path(args.out) if args.out else Path(args.report).with_name("report.md")
-    io.write_text(out, report_mod.render_markdown(report, report_mod.figure_files(Path(args.report).parent)))
+    missing = [key for key in SECTIONS if key not in report]
+    if missing:
+        raise ValueError(f"audit report {args.report} is missing section(s) {', '.join(missing)}; "
+                         "re-run `repro audit` to write a complete report")
+    out = io.check_output_file(Path(args.out) if args.out else Path(args.report).with_name("report.md"),
+                               "report markdown")
+    try:
+        text = report_mod.render_markdown(report, report_mod.figure_files(Path(args.report).parent))
+    except (KeyError, TypeError, IndexError, AttributeError) as exc:  # a section of the wrong shape
+        raise ValueError(f"audit report {args.report} has an incomplete section "
+                         f"({type(exc).__name__}: {exc}); re-run `repro audit` to write a complete report") from None
+    io.write_text(out, text)
     print(out)
     return 0
