@@ -209,3 +209,68 @@ def test_lsun_split_pickles_without_its_key_index(tmp_path, monkeypatch):
     clone = pickle.loads(blob)
     assert isinstance(clone._keys, np.memmap)
     torch.testing.assert_close(clone.batch([0, 1]), train.batch([0, 1]), rtol=0, atol=0)
+
+
+# ---------------------------------------------------------------- issue 14: bombs and deep pixels
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width`` x ``height`` (no pixel data needed to trip the guard)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # we refuse it; the warning adds nothing
+def test_decompression_bomb_in_a_folder_is_one_clear_error(tmp_path, monkeypatch):
+    folder = tmp_path / "f"
+    write_image_folder(folder, [f"{i}.png" for i in range(3)], 8, 8)
+    (folder / "0.png").write_bytes(_png_header_only(100_000, 100_000))  # 1e10 pixels: Pillow raises
+    with pytest.raises(ValueError, match=r"0\.png refused as a decompression bomb"):
+        data.load("folder", "train", root=str(folder))
+    # between 1x and 2x the limit Pillow only warns and decodes; we refuse it too
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 50)
+    (folder / "0.png").unlink()
+    train = data.load("folder", "train", root=str(folder), recipe="center_crop_4")
+    with pytest.raises(ValueError, match=r"1\.png is 8x8 = 64 pixels, above the decompression-bomb limit of 50"):
+        train.batch([0])
+
+
+def _save(img: Image.Image, path, fmt: str):
+    img.save(path, fmt)
+    return path
+
+
+def test_sixteen_bit_png_keeps_its_high_byte_not_clipped(tmp_path):
+    from repro.data.images import decode
+
+    grey = np.array([[0, 255, 256, 51500], [65535, 32768, 1000, 65280]], dtype=np.uint16)
+    path = _save(Image.fromarray(grey), tmp_path / "g16.png", "PNG")
+    assert Image.open(path).mode.startswith("I")  # Pillow reads it as 16-bit
+    out = np.asarray(decode(str(path), "g16.png"))
+    assert out.shape == (2, 4, 3) and out.dtype == np.uint8
+    # v >> 8 per pixel; Pillow's own convert("RGB") clips every value above 255 to 255
+    np.testing.assert_array_equal(out[..., 0], grey >> 8)
+    assert (out[..., 0] == out[..., 2]).all()
+    assert np.asarray(Image.open(path).convert("RGB"))[0, 3, 0] == 255  # what we no longer do
+
+
+def test_float_and_32_bit_tiffs_are_refused(tmp_path):
+    from repro.data.images import decode
+
+    floats = _save(Image.fromarray(np.linspace(0, 1, 16, dtype=np.float32).reshape(4, 4)), tmp_path / "f.tif", "TIFF")
+    with pytest.raises(ValueError, match=r"f\.tif has mode 'F' \(floating-point pixels\).*refused rather than clipped"):
+        decode(str(floats), "f.tif")
+    ints = _save(Image.fromarray((np.arange(16) * 10_000).astype(np.int32).reshape(4, 4)), tmp_path / "i.tif", "TIFF")
+    with pytest.raises(ValueError, match=r"i\.tif has mode 'I' \(32-bit integer pixels\)"):
+        decode(str(ints), "i.tif")
+    # in a folder dataset the batch names the file
+    folder = tmp_path / "d"
+    write_image_folder(folder, ["a.png", "b.png"], 4, 4)
+    os.replace(floats, folder / "c.tif")
+    split = data.load("folder", "train", root=str(folder))
+    with pytest.raises(ValueError, match=r"c\.tif has mode 'F'"):
+        split.batch([2])

@@ -1,7 +1,18 @@
 """Decoding encoded images (Pillow) and the named recipes that bring them to size.
 
 Every recipe works on the decoded 8-bit RGB image and returns uint8 (S, S, 3); pixels are
-then ``float32(x) / 255``. Recipes (``S`` = target side):
+then ``float32(x) / 255``. Decoding to 8 bits:
+
+* 8-bit modes (L, P, RGB, RGBA, CMYK, ...) go through Pillow's ``convert("RGB")``.
+* 16-bit images keep their high byte (``v >> 8``, libpng's ``png_set_strip_16``): that is what
+  Pillow itself does to 16-bit RGB PNGs, and we do the same for 16-bit greyscale, which Pillow's
+  ``convert`` would instead clip at 255 (every value above 255 turns white).
+* Floating-point and 32-bit integer images (TIFF modes ``F`` and ``I``) are refused: their value
+  range is not standardised, so no conversion to 8 bits is right for every file.
+* Images larger than Pillow's ``Image.MAX_IMAGE_PIXELS`` (a decompression-bomb guard, about
+  89 Mpx) are refused before their pixels are decoded.
+
+Recipes (``S`` = target side):
 
 * ``exact``: the image must already be S x S; anything else is refused (the error names the
   file and the recipes that would resize it). Nothing is cropped or resized.
@@ -26,7 +37,13 @@ from PIL import Image
 
 KINDS = ("exact", "center_crop", "center_crop_resize")
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".ppm", ".gif")
-DECODER = f"Pillow {PIL.__version__}"
+# the decoding rules are part of what a cached dataset fingerprint depends on
+DECODER = f"Pillow {PIL.__version__}; 16-bit: high byte; float and 32-bit int: refused"
+_SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N")
+
+
+class _Refused(ValueError):
+    """An image we refuse on purpose (not one Pillow failed to read)."""
 
 
 @dataclass(frozen=True)
@@ -69,22 +86,60 @@ class Recipe:
 
 
 def decode(data: bytes | str, name: str) -> Image.Image:
-    """Decode an encoded image (bytes, or a file path) to 8-bit RGB; corrupt or truncated -> ``ValueError`` naming it."""
+    """Decode an encoded image (bytes, or a file path) to 8-bit RGB (rules in the module docstring).
+
+    A corrupt or truncated file, a decompression bomb or a mode with no right 8-bit conversion is a
+    ``ValueError`` naming ``name``.
+    """
     try:
         with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as img:
+            _check_pixels(img, name)
             img.load()
-            return img.convert("RGB")
+            return _to_rgb(img, name)
+    except _Refused:
+        raise
     except FileNotFoundError:
         raise ValueError(f"image not found: {name}") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:  # PIL's UnidentifiedImageError is an OSError
+    except Image.DecompressionBombError as exc:
+        raise ValueError(f"image {name} refused as a decompression bomb: {exc}") from None
+    except (OSError, SyntaxError, ValueError) as exc:  # PIL's UnidentifiedImageError is an OSError
         raise ValueError(f"corrupt or truncated image {name}: {type(exc).__name__}: {exc}") from None
 
 
+def _check_pixels(img: Image.Image, name: str) -> None:
+    """Refuse, from the header, an image above Pillow's bomb limit (Pillow itself only warns
+    between 1x and 2x the limit, and would decode it)."""
+    w, h = img.size
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is not None and w * h > limit:
+        raise _Refused(f"image {name} is {w}x{h} = {w * h} pixels, above the decompression-bomb limit of "
+                         f"{limit} pixels (PIL.Image.MAX_IMAGE_PIXELS); refused")
+
+
+def _to_rgb(img: Image.Image, name: str) -> Image.Image:
+    if img.mode in _SIXTEEN_BIT or (img.mode == "I" and img.format == "PNG"):  # older Pillow: 16-bit PNG as I
+        high = (np.asarray(img).astype(np.uint32) >> 8).astype(np.uint8)
+        return Image.fromarray(high, mode="L").convert("RGB")
+    if img.mode in ("F", "I") or img.mode.startswith(("F;", "I;")):
+        raise _Refused(f"image {name} has mode {img.mode!r} ({'floating-point' if img.mode.startswith('F') else '32-bit integer'} "
+                         "pixels), whose value range is not standardised; refused rather than clipped: convert it "
+                         "to 8 or 16 bits per channel first")
+    try:
+        return img.convert("RGB")
+    except ValueError as exc:
+        raise _Refused(f"image {name} has mode {img.mode!r}, which cannot be converted to RGB: {exc}") from None
+
+
 def image_size(path: str, name: str) -> tuple[int, int]:
-    """(width, height) from the header only."""
+    """(width, height) from the header only (a decompression bomb is refused here already)."""
     try:
         with Image.open(path) as img:
+            _check_pixels(img, name)
             return img.size
+    except _Refused:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ValueError(f"image {name} refused as a decompression bomb: {exc}") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ValueError(f"corrupt or unreadable image {name}: {type(exc).__name__}: {exc}") from None
 
