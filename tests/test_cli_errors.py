@@ -110,6 +110,15 @@ def test_gate_update_into_a_directory_or_under_a_file(tmp_path, capsys):
     assert "which is a file" in _one_error_line(capsys)
 
 
+def test_gate_update_into_an_unwritable_folder(tmp_path, monkeypatch, capsys):
+    report = _report(tmp_path)
+    (tmp_path / "ro").mkdir()
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if str(p) == str(tmp_path / "ro") else real(p, mode))
+    assert main(["gate", "--update", "--baseline", str(tmp_path / "ro" / "b.json"), "--report", str(report)]) == 2
+    assert f"{tmp_path / 'ro'} is not writable" in _one_error_line(capsys)
+
+
 def test_report_missing_a_section_is_one_line(tmp_path, capsys):
     from test_gate import make_report
 

@@ -186,3 +186,25 @@ def test_full_disk_while_marking_the_run_failed_still_marks_it(tiny_cfg, tmp_pat
     with pytest.raises(OSError, match="the run is marked failed"):
         train(tiny_cfg, tmp_path / "r", progress=False)
     assert rundir.read_run(tmp_path / "r")["status"] == "failed"
+
+
+# --------------------------------------------------------------------------- the slow tier: every window
+
+_WINDOWS = ([f"kill-after-step:{s}" for s in range(1, 7)]
+            + [f"{kind}:{s}" for kind in ("kill-in-checkpoint", "kill-before-publish") for s in (2, 4, 6)])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", _WINDOWS)
+def test_sigkill_in_every_window_resumes_bit_identical(tiny_cfg, tmp_path, reference, fault):
+    """A SIGKILL after every step and inside every checkpoint write: --resume ends bit-identical,
+    with every checkpoint verified and comparable, and no temp file left."""
+    proc = train_subprocess(tmp_path / "k", fault)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    resumed = train(tiny_cfg, tmp_path / "k", resume=True, progress=False)
+    assert resumed["status"] == "completed" and resumed["final_param_hash"] == reference["final_param_hash"]
+    assert "rejected_checkpoints" not in resumed  # nothing was damaged: nothing to reject
+    result = divergence.compare(tmp_path / "ref", tmp_path / "k")
+    assert result["identical"] and result["traced_steps_compared"] == 6
+    assert not list((tmp_path / "k").rglob("*.tmp"))
+    assert rundir.checkpoint_steps(tmp_path / "k") == [2, 4, 6]

@@ -15,16 +15,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from repro import hashing, io, lock
+from repro import io, lock
 from repro.audit import cost as cost_mod
-from repro.audit import divergence, figures, report as report_mod, variance
+from repro.audit import divergence, figures, report as report_mod, reuse, variance
 from repro.audit.plan import RunSpec, plan
-from repro.config import TrainConfig, diff
 from repro.train import rundir
 
 
-def _log(msg: str) -> None:
-    print(f"[audit] {msg}", file=sys.stderr, flush=True)
+_log = reuse.log
 
 
 def _metrics_path(spec: RunSpec, run_dir: Path, evals_dir: Path | None) -> Path:
@@ -124,28 +122,6 @@ def _check_mlflow() -> None:
                          ) from None
 
 
-def _run_action(spec: RunSpec, run_dir: Path, cfg: TrainConfig, force: bool) -> tuple[str, str]:
-    """What the audit does with one run: ``(action, what to log)``; action is reuse, resume,
-    train or retrain. A run trained with another config is an error unless ``force``."""
-    if not (run_dir / rundir.CONFIG).exists() or not rundir.is_run_dir(run_dir):
-        return "train", "training"  # train() refuses a folder that is not a run directory
-    differing = diff(rundir.read_config(run_dir), cfg)
-    if differing:
-        fields = ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in differing.items())
-        if not force:
-            raise ValueError(f"run {spec.id} in {run_dir} was trained with another config ({fields}); "
-                             "pass --force to retrain the runs whose config differs")
-        return "retrain", f"retraining: its config differs ({fields})"
-    try:
-        record = rundir.read_run(run_dir)
-    except ValueError:
-        record = {}
-    if record.get("status") in ("completed", "diverged"):
-        return "reuse", f"reusing ({record['status']})"
-    steps = rundir.checkpoint_steps(run_dir)
-    return "resume", f"resuming from step {steps[-1]}" if steps else "training (no checkpoint to resume from)"
-
-
 def _audit(variant, baseline_variant, replicates, extra_seeds, perturb, overrides, seed, specs, configs, out_dir,
            runs_dir, evals_dir, train_missing, force, extractor, extractor_weights, num_samples, eval_seeds,
            use_mlflow, progress, callbacks, command, cost_pairs) -> dict[str, Any]:
@@ -153,11 +129,11 @@ def _audit(variant, baseline_variant, replicates, extra_seeds, perturb, override
 
     first = configs[specs[0].id]
     run_dirs = {s.id: s.run_dir(runs_dir) for s in specs}
-    expected = _EvalSettings(extractor, extractor_weights, num_samples, eval_seeds)
+    expected = reuse.EvalSettings(extractor, extractor_weights, num_samples, eval_seeds)
     rows = []
     for i, spec in enumerate(specs, 1):
         run_dir, cfg = run_dirs[spec.id], configs[spec.id]
-        action, what = _run_action(spec, run_dir, cfg, force)
+        action, what = reuse.run_action(spec, run_dir, cfg, force)
         if action != "reuse" and not train_missing:
             raise ValueError(f"run {spec.id} is missing or unfinished in {runs_dir} and training was disabled")
         _log(f"{i}/{len(specs)} {spec.id}: {what}")
@@ -183,7 +159,7 @@ def _audit(variant, baseline_variant, replicates, extra_seeds, perturb, override
     costs = {v: cost_mod.cost(rows, run_dirs, v, seed) for v in variants}
     for v in variants:
         primary = next(s for s in specs if s.variant == v and s.mode == "deterministic" and s.is_primary(seed))
-        costs[v]["interleaved"] = _interleaved_cost(out_dir, v, configs[primary.id], cost_pairs, fp)
+        costs[v]["interleaved"] = reuse.interleaved_cost(out_dir, v, configs[primary.id], cost_pairs, fp)
     report = {
         "schema": report_mod.SCHEMA,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -216,89 +192,8 @@ def _audit(variant, baseline_variant, replicates, extra_seeds, perturb, override
     return report
 
 
-COST_CACHE = "cost_interleaved.json"
-
-
-def _interleaved_cost(out_dir: Path, variant: str, cfg: TrainConfig, pairs: int, fp: dict) -> dict[str, Any]:
-    """The interleaved cost measurement of ``variant``, kept in ``out_dir/cost_interleaved.json``
-    and reused while the config, pair count and environment summary are the same (a re-run audit
-    measures nothing again, as it trains nothing again)."""
-    from repro import fingerprint
-    from repro.config import to_dict
-
-    key = {"config": to_dict(cfg), "pairs": pairs, "warmup": cost_mod.DEFAULT_WARMUP_PAIRS,
-           "environment": fingerprint.summary(fp)}
-    path = out_dir / COST_CACHE
-    cache = io.read_json(path, "cost measurements") if path.exists() else {}
-    if not isinstance(cache, dict):
-        cache = {}
-    entry = cache.get(variant)
-    if isinstance(entry, dict) and entry.get("key") == key:
-        return entry["result"]
-    _log(f"measuring the cost of determinism of {variant}: {pairs} interleaved step pairs")
-    result = cost_mod.interleaved(cfg, pairs=pairs)
-    cache[variant] = {"key": key, "result": result}
-    io.write_json(path, cache)
-    return result
-
-
-class _EvalSettings:
-    """The evaluation settings an audit asks for, and the check of a metrics file against them."""
-
-    def __init__(self, extractor: str, weights: str | None, num_samples: int | None, eval_seeds: int):
-        self.extractor, self.weights, self.num_samples, self.eval_seeds = extractor, weights, num_samples, eval_seeds
-        self._sha: dict[str, str] = {}
-
-    def name(self, dataset: str) -> str:
-        from repro.metrics.evaluate import default_extractor
-
-        return default_extractor(dataset) if self.extractor == "auto" else self.extractor
-
-    def weights_sha256(self, name: str) -> str:
-        """sha256 of the weights that would be used now (the file given, else the extractor's own)."""
-        if name not in self._sha:
-            if self.weights is not None:
-                from repro.metrics.extractors.base import sha256_file
-
-                self._sha[name] = sha256_file(self.weights)
-            else:
-                from repro.metrics.extractors import get
-
-                self._sha[name] = get(name).weights_sha256
-        return self._sha[name]
-
-    def mismatches(self, metrics: dict[str, Any], cfg: TrainConfig, run_dir: Path, step: int) -> list[str]:
-        """Why ``metrics`` cannot stand for the run's final checkpoint under these settings
-        (empty when it can). Compared keys: checkpoint_step, generator_hash, extractor,
-        extractor_sha256, n_fake (num_samples, or the test size n_real), eval_seeds, eval_seed, fid_min."""
-        out = []
-        if metrics.get("checkpoint_step") != step:
-            out.append(f"it scored checkpoint step {metrics.get('checkpoint_step')}, the run ends at {step}")
-        digests = rundir.read_hashes(run_dir, step)
-        scored = hashing.combine({k: v for k, v in digests.items() if k.startswith("generator.")})
-        if metrics.get("generator_hash") != scored:
-            out.append("it does not record the generator it scored" if "generator_hash" not in metrics
-                       else "it scored another generator than the run's final checkpoint")
-        name = self.name(cfg.dataset)
-        if metrics.get("extractor") != name:
-            out.append(f"extractor {metrics.get('extractor')!r}, asked {name!r}")
-        elif metrics.get("extractor_sha256") != self.weights_sha256(name):
-            out.append(f"extractor weights sha256 {str(metrics.get('extractor_sha256'))[:12]}, "
-                       f"asked {self.weights_sha256(name)[:12]}")
-        wanted = self.num_samples if self.num_samples is not None else metrics.get("n_real")
-        if metrics.get("n_fake") != wanted:
-            out.append(f"n_fake {metrics.get('n_fake')}, asked {self.num_samples if self.num_samples is not None else f'the test size {wanted}'}")
-        if metrics.get("eval_seeds") != self.eval_seeds:
-            out.append(f"eval_seeds {metrics.get('eval_seeds', 'not recorded')}, asked {self.eval_seeds}")
-        if metrics.get("eval_seed", 0) != 0:
-            out.append(f"eval_seed {metrics.get('eval_seed')}, the audit uses 0")
-        if "fid_min" not in metrics:
-            out.append("no FID over every checkpoint (fid_min)")
-        return out
-
-
 def _evaluate(spec: RunSpec, run_dir: Path, record: dict, evals_dir: Path | None,
-              expected: _EvalSettings) -> dict[str, Any]:
+              expected: reuse.EvalSettings) -> dict[str, Any]:
     from repro.metrics.evaluate import evaluate_run
 
     path = _metrics_path(spec, run_dir, evals_dir)

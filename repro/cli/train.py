@@ -13,7 +13,9 @@ def add_parser(sub) -> None:
         "train", help="train one GAN run (deterministic or nondeterministic) into a run directory",
         description="Train one run. A step is one generator update preceded by n_dis discriminator updates "
                     "(compare_gan counts discriminator updates instead). Exit codes: 0 completed, "
-                    "3 diverged (NaN/inf loss; the last good checkpoint is kept), 2 bad input, 1 failure.",
+                    "3 diverged (NaN/inf loss; the last good checkpoint is kept), 2 bad input, a directory in "
+                    "use by another process, or a file that cannot be written (a full disk marks the run "
+                    "failed; --resume continues it), 1 other failure.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_config_options(p)
     p.add_argument("--mode", choices=MODES, default=None, help="execution mode (default deterministic)")

@@ -1,0 +1,120 @@
+"""What an audit may reuse: runs whose config matches, metrics made with the settings asked for,
+and the interleaved cost measurement of an unchanged config on an unchanged machine."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from repro import hashing, io
+from repro.audit import cost as cost_mod
+from repro.audit.plan import RunSpec
+from repro.config import TrainConfig, diff
+from repro.train import rundir
+
+COST_CACHE = "cost_interleaved.json"
+
+
+def log(msg: str) -> None:
+    print(f"[audit] {msg}", file=sys.stderr, flush=True)
+
+
+def run_action(spec: RunSpec, run_dir: Path, cfg: TrainConfig, force: bool) -> tuple[str, str]:
+    """What the audit does with one run: ``(action, what to log)``; action is reuse, resume,
+    train or retrain. A run trained with another config is an error unless ``force``."""
+    if not (run_dir / rundir.CONFIG).exists() or not rundir.is_run_dir(run_dir):
+        return "train", "training"  # train() refuses a folder that is not a run directory
+    differing = diff(rundir.read_config(run_dir), cfg)
+    if differing:
+        fields = ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in differing.items())
+        if not force:
+            raise ValueError(f"run {spec.id} in {run_dir} was trained with another config ({fields}); "
+                             "pass --force to retrain the runs whose config differs")
+        return "retrain", f"retraining: its config differs ({fields})"
+    try:
+        record = rundir.read_run(run_dir)
+    except ValueError:
+        record = {}
+    if record.get("status") in ("completed", "diverged"):
+        return "reuse", f"reusing ({record['status']})"
+    steps = rundir.checkpoint_steps(run_dir)
+    return "resume", f"resuming from step {steps[-1]}" if steps else "training (no checkpoint to resume from)"
+
+
+def interleaved_cost(out_dir: Path, variant: str, cfg: TrainConfig, pairs: int, fp: dict) -> dict[str, Any]:
+    """The interleaved cost measurement of ``variant``, kept in ``out_dir/cost_interleaved.json``
+    and reused while the config, pair count and environment summary are the same (a re-run audit
+    measures nothing again, as it trains nothing again)."""
+    from repro import fingerprint
+    from repro.config import to_dict
+
+    key = {"config": to_dict(cfg), "pairs": pairs, "warmup": cost_mod.DEFAULT_WARMUP_PAIRS,
+           "environment": fingerprint.summary(fp)}
+    path = out_dir / COST_CACHE
+    cache = io.read_json(path, "cost measurements") if path.exists() else {}
+    if not isinstance(cache, dict):
+        cache = {}
+    entry = cache.get(variant)
+    if isinstance(entry, dict) and entry.get("key") == key:
+        return entry["result"]
+    log(f"measuring the cost of determinism of {variant}: {pairs} interleaved step pairs")
+    result = cost_mod.interleaved(cfg, pairs=pairs)
+    cache[variant] = {"key": key, "result": result}
+    io.write_json(path, cache)
+    return result
+
+
+class EvalSettings:
+    """The evaluation settings an audit asks for, and the check of a metrics file against them."""
+
+    def __init__(self, extractor: str, weights: str | None, num_samples: int | None, eval_seeds: int):
+        self.extractor, self.weights, self.num_samples, self.eval_seeds = extractor, weights, num_samples, eval_seeds
+        self._sha: dict[str, str] = {}
+
+    def name(self, dataset: str) -> str:
+        from repro.metrics.evaluate import default_extractor
+
+        return default_extractor(dataset) if self.extractor == "auto" else self.extractor
+
+    def weights_sha256(self, name: str) -> str:
+        """sha256 of the weights that would be used now (the file given, else the extractor's own)."""
+        if name not in self._sha:
+            if self.weights is not None:
+                from repro.metrics.extractors.base import sha256_file
+
+                self._sha[name] = sha256_file(self.weights)
+            else:
+                from repro.metrics.extractors import get
+
+                self._sha[name] = get(name).weights_sha256
+        return self._sha[name]
+
+    def mismatches(self, metrics: dict[str, Any], cfg: TrainConfig, run_dir: Path, step: int) -> list[str]:
+        """Why ``metrics`` cannot stand for the run's final checkpoint under these settings
+        (empty when it can). Compared keys: checkpoint_step, generator_hash, extractor,
+        extractor_sha256, n_fake (num_samples, or the test size n_real), eval_seeds, eval_seed, fid_min."""
+        out = []
+        if metrics.get("checkpoint_step") != step:
+            out.append(f"it scored checkpoint step {metrics.get('checkpoint_step')}, the run ends at {step}")
+        digests = rundir.read_hashes(run_dir, step)
+        scored = hashing.combine({k: v for k, v in digests.items() if k.startswith("generator.")})
+        if metrics.get("generator_hash") != scored:
+            out.append("it does not record the generator it scored" if "generator_hash" not in metrics
+                       else "it scored another generator than the run's final checkpoint")
+        name = self.name(cfg.dataset)
+        if metrics.get("extractor") != name:
+            out.append(f"extractor {metrics.get('extractor')!r}, asked {name!r}")
+        elif metrics.get("extractor_sha256") != self.weights_sha256(name):
+            out.append(f"extractor weights sha256 {str(metrics.get('extractor_sha256'))[:12]}, "
+                       f"asked {self.weights_sha256(name)[:12]}")
+        wanted = self.num_samples if self.num_samples is not None else metrics.get("n_real")
+        if metrics.get("n_fake") != wanted:
+            out.append(f"n_fake {metrics.get('n_fake')}, asked {self.num_samples if self.num_samples is not None else f'the test size {wanted}'}")
+        if metrics.get("eval_seeds") != self.eval_seeds:
+            out.append(f"eval_seeds {metrics.get('eval_seeds', 'not recorded')}, asked {self.eval_seeds}")
+        if metrics.get("eval_seed", 0) != 0:
+            out.append(f"eval_seed {metrics.get('eval_seed')}, the audit uses 0")
+        if "fid_min" not in metrics:
+            out.append("no FID over every checkpoint (fid_min)")
+        return out
