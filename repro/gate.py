@@ -418,8 +418,8 @@ def _cost_rows(report: dict[str, Any], baseline: dict[str, Any], max_det_cost: f
         allowed = f"<= {_fmt(max_det_cost)}"
         ratio = entry["ratio"]
         if _is_finite(ratio) and ratio <= max_det_cost:
-            rows.append(_row("det_cost", name, ratio, allowed, "pass",
-                             f"{name}: det/nondet median step time ratio of the runs {_fmt(ratio)} {allowed}{was}{note}"))
+            rows.append(_row("det_cost", name, ratio, allowed, "pass", f"{name}: det/nondet median step time "
+                             f"ratio of the runs {_fmt(ratio)} {allowed}{was}{note}"))
         elif not _is_finite(ratio):
             rows.append(_row("det_cost", name, ratio, allowed, "fail",
                              f"{name}: det/nondet step time ratio is {ratio!r}, not a finite number{was}{note}"))
@@ -433,7 +433,8 @@ def _cost_rows(report: dict[str, Any], baseline: dict[str, Any], max_det_cost: f
 def _interleaved_row(name: str, inter: dict[str, Any], max_det_cost: float, was: str) -> dict[str, Any]:
     ratio, low, high = inter["ratio"], inter["ci_low"], inter.get("ci_high")
     level = inter.get("confidence", 0.95)
-    interval = f"{_fmt(ratio)} ({level:.0%} interval [{_fmt(low)}, {_fmt(high)}], {inter['pairs']} interleaved step pairs)"
+    interval = (f"{_fmt(ratio)} ({level:.0%} interval [{_fmt(low)}, {_fmt(high)}], "
+                f"{inter['pairs']} interleaved step pairs)")
     allowed = f"interval low <= {_fmt(max_det_cost)}"
     if low <= max_det_cost:
         return _row("det_cost", name, ratio, allowed, "pass",

@@ -100,3 +100,19 @@ def hold(directory: str | os.PathLike, what: str = "directory") -> Iterator[Held
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
         os.close(fd)
+
+
+@contextlib.contextmanager
+def writing(directory: str | os.PathLike, what: str = "directory") -> Iterator[Held]:
+    """:func:`hold`, and when the block fails in a directory this call created and left empty,
+    remove the directory again: a writer refused before it wrote anything leaves nothing behind."""
+    directory = Path(directory)
+    created = not directory.exists()
+    try:
+        with hold(directory, what) as held:
+            yield held
+    except BaseException:
+        if created:
+            with contextlib.suppress(OSError):  # not empty: something was written, keep it
+                directory.rmdir()
+        raise

@@ -1,8 +1,10 @@
 """What an audit may reuse: runs whose config matches, metrics made with the settings asked for,
-and the interleaved cost measurement of an unchanged config on an unchanged machine."""
+and the interleaved cost measurement of an unchanged config in an unchanged environment."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,8 +14,6 @@ from repro.audit import cost as cost_mod
 from repro.audit.plan import RunSpec
 from repro.config import TrainConfig, diff
 from repro.train import rundir
-
-COST_CACHE = "cost_interleaved.json"
 
 
 def log(msg: str) -> None:
@@ -42,27 +42,28 @@ def run_action(spec: RunSpec, run_dir: Path, cfg: TrainConfig, force: bool) -> t
     return "resume", f"resuming from step {steps[-1]}" if steps else "training (no checkpoint to resume from)"
 
 
-def interleaved_cost(out_dir: Path, variant: str, cfg: TrainConfig, pairs: int, fp: dict) -> dict[str, Any]:
-    """The interleaved cost measurement of ``variant``, kept in ``out_dir/cost_interleaved.json``
-    and reused while the config, pair count and environment summary are the same (a re-run audit
-    measures nothing again, as it trains nothing again)."""
+def interleaved_cost(previous_report: Path, variant: str, cfg: TrainConfig, pairs: int, fp: dict) -> dict[str, Any]:
+    """The interleaved cost measurement of ``variant`` (:func:`repro.audit.cost.interleaved`).
+
+    Reused from the audit's previous ``report.json`` when it was measured on the same config, pair
+    count and environment summary (its ``key``), so that a re-run audit, which trains nothing
+    again, measures nothing again either; measured otherwise. Kept in the report, not beside it,
+    so that the audit writes no file its DVC stage does not declare.
+    """
     from repro import fingerprint
     from repro.config import to_dict
 
-    key = {"config": to_dict(cfg), "pairs": pairs, "warmup": cost_mod.DEFAULT_WARMUP_PAIRS,
-           "environment": fingerprint.summary(fp)}
-    path = out_dir / COST_CACHE
-    cache = io.read_json(path, "cost measurements") if path.exists() else {}
-    if not isinstance(cache, dict):
-        cache = {}
-    entry = cache.get(variant)
-    if isinstance(entry, dict) and entry.get("key") == key:
-        return entry["result"]
+    wanted = {"config": to_dict(cfg), "pairs": pairs, "warmup": cost_mod.DEFAULT_WARMUP_PAIRS,
+              "environment": fingerprint.summary(fp)}
+    key = hashlib.sha256(json.dumps(wanted, sort_keys=True).encode()).hexdigest()
+    try:
+        old = io.read_json(previous_report, "audit report")["cost"][variant]["interleaved"]
+        if old.get("key") == key:
+            return old
+    except (ValueError, KeyError, TypeError, AttributeError):
+        pass  # no previous report, or one without this measurement
     log(f"measuring the cost of determinism of {variant}: {pairs} interleaved step pairs")
-    result = cost_mod.interleaved(cfg, pairs=pairs)
-    cache[variant] = {"key": key, "result": result}
-    io.write_json(path, cache)
-    return result
+    return {**cost_mod.interleaved(cfg, pairs=pairs), "key": key}
 
 
 class EvalSettings:

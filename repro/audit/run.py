@@ -7,7 +7,6 @@ differs; per-run metrics are reused only when they were made with the settings a
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
 import sys
@@ -90,19 +89,74 @@ def run_audit(variant: str, *, baseline_variant: str = "resnet_default", replica
     evals_dir = io.check_output_dir(evals_dir, "evals directory") if evals_dir else None
     if use_mlflow:
         _check_mlflow()  # an unusable store fails now, not after hours of training
-    created = not out_dir.exists()
-    try:
-        with lock.hold(out_dir, "audit directory"):
-            for folder in (out_dir, out_dir / "figures", out_dir / "plots"):
-                io.clean_temp_files(folder)
-            return _audit(variant, baseline_variant, replicates, extra_seeds, perturb, overrides, seed, specs,
-                          configs, out_dir, runs_dir, evals_dir, train_missing, force, extractor, extractor_weights,
-                          num_samples, eval_seeds, use_mlflow, progress, callbacks, command, cost_pairs)
-    except BaseException:
-        if created:  # an audit refused before it wrote anything leaves no folder behind
-            with contextlib.suppress(OSError):
-                out_dir.rmdir()
-        raise
+    from repro.train import train
+
+    run_dirs = {s.id: s.run_dir(runs_dir) for s in specs}
+    expected = reuse.EvalSettings(extractor, extractor_weights, num_samples, eval_seeds)
+    with lock.writing(out_dir, "audit directory"):
+        for folder in (out_dir, out_dir / "figures", out_dir / "plots"):
+            io.clean_temp_files(folder)
+        rows = []
+        for i, spec in enumerate(specs, 1):
+            run_dir, cfg = run_dirs[spec.id], configs[spec.id]
+            action, what = reuse.run_action(spec, run_dir, cfg, force)
+            if action != "reuse" and not train_missing:
+                raise ValueError(f"run {spec.id} is missing or unfinished in {runs_dir} and training was disabled")
+            _log(f"{i}/{len(specs)} {spec.id}: {what}")
+            meta = {"variant": spec.variant, "replicate": spec.replicate, "perturb": spec.perturb}
+            record = train(cfg, run_dir, resume=action != "retrain", force=action == "retrain", progress=progress,
+                           meta=meta, step_callback=(callbacks or {}).get(spec.id))
+            metrics = None
+            if record["status"] == "completed":
+                metrics = _evaluate(spec, run_dir, record, evals_dir, expected)
+            rows.append(report_mod.run_row(spec, record, metrics))
+
+        by_id = {r["id"]: r for r in rows}
+        pairs = []
+        for kind, a, b in _pairs(specs, seed):  # train() raises on failure: every run here completed or diverged
+            result = divergence.compare(run_dirs[a.id], run_dirs[b.id])
+            pairs.append({"variant": a.variant, "kind": kind, "a": a.id, "b": b.id, **result,
+                          "fid_a": by_id[a.id]["fid"], "fid_b": by_id[b.id]["fid"]})
+        variants = list(dict.fromkeys(s.variant for s in specs))
+        var = {v: variance.decompose(rows, v, seed) for v in variants}
+        from repro import fingerprint
+
+        fp = fingerprint.collect()
+        costs = {v: cost_mod.cost(rows, run_dirs, v, seed) for v in variants}
+        for v in variants:
+            primary = next(s for s in specs if s.variant == v and s.mode == "deterministic" and s.is_primary(seed))
+            costs[v]["interleaved"] = reuse.interleaved_cost(out_dir / "report.json", v, configs[primary.id],
+                                                             cost_pairs, fp)
+        report = {
+            "schema": report_mod.SCHEMA,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "command": command or "repro.audit.run_audit(...)",
+            "commit": (fp.get("git") or {}).get("commit"),
+            "fingerprint": fp,
+            "fingerprint_summary": fingerprint.summary(fp),
+            "settings": {"variant": variant, "baseline_variant": baseline_variant, "replicates": replicates,
+                         "seed": seed, "seeds": [seed, *extra_seeds], "extra_seeds": list(extra_seeds),
+                         "perturb": list(perturb), "steps": first.steps, "dataset": first.dataset,
+                         "overrides": {k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items()},
+                         "eval_seeds": eval_seeds, "runs_dir": str(runs_dir), "trace_every": first.trace_every,
+                         "checkpoint_every": first.checkpoint_every, "cost_pairs": cost_pairs},
+            "runs": rows,
+            "pairs": pairs,
+            "variance": var,
+            "comparison": variance.compare_variants(rows, var, variant, baseline_variant),
+            "cost": costs,
+            "archdiff": _archdiffs(variant, baseline_variant, first.resolution, first.channels),
+        }
+        traces = {f"{s.variant}/{s.mode}": rundir.read_trace(run_dirs[s.id]) for s in specs if s.is_primary(seed)}
+        _write_figures(report, out_dir, run_dirs, specs, traces, seed)
+        report_mod.write_all(report, out_dir, traces)
+        if use_mlflow:
+            from repro import tracking
+
+            report["mlflow_run_id"] = tracking.log_audit(report, out_dir, run_dirs)
+            _log(f"logged to MLflow ({tracking.tracking_uri()}), run {report['mlflow_run_id']}")
+        _log(f"report: {out_dir / 'report.md'}")
+        return report
 
 
 def _check_mlflow() -> None:
@@ -120,76 +174,6 @@ def _check_mlflow() -> None:
         raise ValueError(f"the MLflow store {uri} is unusable ({type(exc).__name__}: {detail}); set "
                          "MLFLOW_TRACKING_URI to a usable store (e.g. sqlite:///$PWD/mlflow.db) or pass --no-mlflow"
                          ) from None
-
-
-def _audit(variant, baseline_variant, replicates, extra_seeds, perturb, overrides, seed, specs, configs, out_dir,
-           runs_dir, evals_dir, train_missing, force, extractor, extractor_weights, num_samples, eval_seeds,
-           use_mlflow, progress, callbacks, command, cost_pairs) -> dict[str, Any]:
-    from repro.train import train
-
-    first = configs[specs[0].id]
-    run_dirs = {s.id: s.run_dir(runs_dir) for s in specs}
-    expected = reuse.EvalSettings(extractor, extractor_weights, num_samples, eval_seeds)
-    rows = []
-    for i, spec in enumerate(specs, 1):
-        run_dir, cfg = run_dirs[spec.id], configs[spec.id]
-        action, what = reuse.run_action(spec, run_dir, cfg, force)
-        if action != "reuse" and not train_missing:
-            raise ValueError(f"run {spec.id} is missing or unfinished in {runs_dir} and training was disabled")
-        _log(f"{i}/{len(specs)} {spec.id}: {what}")
-        meta = {"variant": spec.variant, "replicate": spec.replicate, "perturb": spec.perturb}
-        record = train(cfg, run_dir, resume=action != "retrain", force=action == "retrain", progress=progress,
-                       meta=meta, step_callback=(callbacks or {}).get(spec.id))
-        metrics = None
-        if record["status"] == "completed":
-            metrics = _evaluate(spec, run_dir, record, evals_dir, expected)
-        rows.append(report_mod.run_row(spec, record, metrics))
-
-    by_id = {r["id"]: r for r in rows}
-    pairs = []
-    for kind, a, b in _pairs(specs, seed):  # train() raises on failure: every run here completed or diverged
-        result = divergence.compare(run_dirs[a.id], run_dirs[b.id])
-        pairs.append({"variant": a.variant, "kind": kind, "a": a.id, "b": b.id, **result,
-                      "fid_a": by_id[a.id]["fid"], "fid_b": by_id[b.id]["fid"]})
-    variants = list(dict.fromkeys(s.variant for s in specs))
-    var = {v: variance.decompose(rows, v, seed) for v in variants}
-    from repro import fingerprint
-
-    fp = fingerprint.collect()
-    costs = {v: cost_mod.cost(rows, run_dirs, v, seed) for v in variants}
-    for v in variants:
-        primary = next(s for s in specs if s.variant == v and s.mode == "deterministic" and s.is_primary(seed))
-        costs[v]["interleaved"] = reuse.interleaved_cost(out_dir, v, configs[primary.id], cost_pairs, fp)
-    report = {
-        "schema": report_mod.SCHEMA,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": command or "repro.audit.run_audit(...)",
-        "commit": (fp.get("git") or {}).get("commit"),
-        "fingerprint": fp,
-        "fingerprint_summary": fingerprint.summary(fp),
-        "settings": {"variant": variant, "baseline_variant": baseline_variant, "replicates": replicates,
-                     "seed": seed, "seeds": [seed, *extra_seeds], "extra_seeds": list(extra_seeds),
-                     "perturb": list(perturb), "steps": first.steps, "dataset": first.dataset,
-                     "overrides": {k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items()},
-                     "eval_seeds": eval_seeds, "runs_dir": str(runs_dir), "trace_every": first.trace_every,
-                     "checkpoint_every": first.checkpoint_every, "cost_pairs": cost_pairs},
-        "runs": rows,
-        "pairs": pairs,
-        "variance": var,
-        "comparison": variance.compare_variants(rows, var, variant, baseline_variant),
-        "cost": costs,
-        "archdiff": _archdiffs(variant, baseline_variant, first.resolution, first.channels),
-    }
-    traces = {f"{s.variant}/{s.mode}": rundir.read_trace(run_dirs[s.id]) for s in specs if s.is_primary(seed)}
-    _write_figures(report, out_dir, run_dirs, specs, traces, seed)
-    report_mod.write_all(report, out_dir, traces)
-    if use_mlflow:
-        from repro import tracking
-
-        report["mlflow_run_id"] = tracking.log_audit(report, out_dir, run_dirs)
-        _log(f"logged to MLflow ({tracking.tracking_uri()}), run {report['mlflow_run_id']}")
-    _log(f"report: {out_dir / 'report.md'}")
-    return report
 
 
 def _evaluate(spec: RunSpec, run_dir: Path, record: dict, evals_dir: Path | None,

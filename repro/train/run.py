@@ -7,7 +7,6 @@ crash at any point leaves a directory that ``--resume`` continues bit-exactly.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import json
 import os
@@ -104,15 +103,8 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = False,
     another process writing ``out_dir`` raises :class:`repro.lock.DirectoryInUse`.
     """
     out = io.check_output_dir(Path(out_dir), "run directory")
-    created = not out.exists()
-    try:
-        with lock.hold(out, "run directory"):
-            return _train_locked(cfg, out, resume, force, progress, log_every_s, meta, step_callback)
-    except BaseException:
-        if created:  # a run refused before it wrote anything leaves no folder behind
-            with contextlib.suppress(OSError):
-                out.rmdir()
-        raise
+    with lock.writing(out, "run directory"):
+        return _train_locked(cfg, out, resume, force, progress, log_every_s, meta, step_callback)
 
 
 def _train_locked(cfg: TrainConfig, out: Path, resume: bool, force: bool, progress: bool, log_every_s: float,
