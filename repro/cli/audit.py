@@ -50,5 +50,7 @@ def run(args) -> int:
     print_json({"det_pairs_identical": all(p["identical"] for p in report["pairs"] if p["kind"] == "deterministic"),
                 "variance": {v: {k: d.get(k) for k in ("fid_mean", "noise_std", "noise_pct")}
                              for v, d in report["variance"].items()},
-                "cost_ratio": {v: c["ratio"] for v, c in report["cost"].items()}})
+                "cost_ratio": {v: c["ratio"] for v, c in report["cost"].items()},
+                "cost_interleaved": {v: {k: (c.get("interleaved") or {}).get(k) for k in ("ratio", "ci_low", "ci_high")}
+                                     for v, c in report["cost"].items()}})
     return 0
