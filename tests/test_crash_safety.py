@@ -44,6 +44,7 @@ def _completed(tmp_path, name: str = "r"):
 # --------------------------------------------------------------------------- item 1
 
 
+@pytest.mark.slow  # the fast tier has the in-process case below; the slow tier sweeps every window
 def test_kill_between_hashes_and_checkpoint_leaves_a_resumable_comparable_run(tiny_cfg, tmp_path, reference):
     proc = train_subprocess(tmp_path / "killed", "kill-before-publish:4")
     assert proc.returncode == -signal.SIGKILL, proc.stderr
