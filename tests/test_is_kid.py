@@ -93,7 +93,7 @@ def test_is_uses_every_sample_when_splits_do_not_divide_n():
     rng = np.random.default_rng(10)
     probs = softmax(rng.standard_normal((53, 7)) * 3, axis=1)
     changed = probs.copy()
-    changed[-1] = np.eye(7)[0] * 0.94 + 0.01  # another probability vector in the last sample
+    changed[-1] = np.eye(7)[0] * 0.93 + 0.01  # another probability vector (sums to 1) in the last sample
     assert inception_score(changed, splits=5) != inception_score(probs, splits=5)
     # the part sizes are 10 or 11 (53 = 2 x 10 + 3 x 11), as the integer bounds of the original give
     bounds = [i * 53 // 5 for i in range(6)]
