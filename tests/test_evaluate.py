@@ -57,7 +57,7 @@ def test_evaluate_run_is_repeatable_and_seeded(run_dir):
     assert a == b  # fixed eval seed, explicit generators, cached real statistics
     c = evaluate_run(run_dir, num_samples=40, eval_seeds=1, n_boot=10, eval_seed=1)
     assert c["fid"] != a["fid"] and np.isfinite(c["fid"])
-    assert a["fid_eval_std"] == 0.0 and a["fid_eval_values"] == [a["fid"]]
+    assert a["fid_eval_std"] is None and a["fid_eval_values"] == [a["fid"]]  # one seed: no spread measured
     assert a["settings_sha256"] == b["settings_sha256"] != c["settings_sha256"]  # eval seed is a setting
 
 
@@ -86,15 +86,19 @@ def test_generator_that_outputs_the_real_images_gets_fid_zero():
 
     ev = prepare("digits", protocol="fid_digits_cnn_test")
     real = load("digits", "test").batch(np.arange(355))
-    assert ev.fid(real) == 0.0
+    # 0 up to the rounding of the trace terms: the real statistics are streamed in batches, the
+    # generated ones computed at once, so their last bits differ (measured 1e-13 of tr S)
+    rounding = 1e-12 * float(np.trace(ev.real.cov))
+    assert ev.fid(real) <= rounding
     # images that a PNG writer would store as the real images' 8-bit values: identical to the
     # real images under the protocol (TTUR reads PNG files, torch-fidelity takes uint8)
     jitter = (torch.rand(real.shape, generator=torch.Generator().manual_seed(0)) - 0.5) * (0.9 / 255)
     shown = (quantize_uint8(real) + jitter).clamp(0.0, 1.0)
-    assert ev.fid(shown) == 0.0
-    # without quantisation (the behaviour before the fix) the same images score above 0
+    assert ev.fid(shown) <= rounding
+    # without quantisation (the behaviour before the fix) the same images score far above that
+    # (measured 4.7e-3, 1e-5 of tr S)
     raw = prepare("digits", protocol="fid_digits_cnn_test", quantize=False)
-    assert raw.fid(shown) > 0.0
+    assert raw.fid(shown) > 1e3 * rounding
 
 
 def test_refuses_diverged_and_empty_runs(run_dir, tmp_path):
@@ -113,7 +117,7 @@ def test_refuses_diverged_and_empty_runs(run_dir, tmp_path):
         evaluate_run(empty)
     with pytest.raises(ValueError, match="num_samples"):
         evaluate_run(run_dir, num_samples=1)
-    with pytest.raises(ValueError, match="unknown extractor"):
+    with pytest.raises(ValueError, match="no protocol uses extractor .vgg.*digits-cnn"):
         evaluate_run(run_dir, extractor="vgg", num_samples=10)
 
 
