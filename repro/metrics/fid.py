@@ -9,8 +9,8 @@ tr((S1 S2)^(1/2)) = sum_i sqrt(eig_i). General path (singular S2, e.g. fewer sam
 dimensions): with the symmetric eigendecomposition S1 = U diag(l) U^T and X = U diag(sqrt(l))
 (so S1 = X X^T), S1 S2 = X (X^T S2) has the same non-zero eigenvalues as the symmetric PSD
 M = X^T S2 X. Either way: no Schur-based matrix square root, exact for singular covariances,
-real by construction (no complex round-off to discard). About 11x faster than the TTUR
-``sqrtm`` formula at d = 2048 on 2 cores (benchmarks/fid.py).
+real by construction (no complex round-off to discard). 23x faster than the TTUR / pytorch-fid
+``sqrtm`` formula at d = 2048 on a loaded 2-core machine (benchmarks/fid.py, medians).
 """
 
 from __future__ import annotations
