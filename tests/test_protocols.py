@@ -1,6 +1,5 @@
 """Named evaluation protocols and the uint8 quantisation they apply to both image sets."""
 
-import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings, strategies as st
