@@ -92,7 +92,7 @@ def _train(images, **kw):
     cfg = TrainConfig(**{"width": 0.0625, "batch_size": 4, "device": "cpu", "n_dis": 2, **kw})
     with execution_mode("deterministic"):
         trainer = Trainer(cfg, images)
-        losses = [trainer.train_step() for _ in range(2)]
+        losses = [trainer.train_step()]  # two D updates and one G update: every D call of a step
     return trainer, losses
 
 

@@ -17,7 +17,7 @@ marked beyond the study (:func:`beyond_study`).
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Mapping
 
