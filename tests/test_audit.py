@@ -11,7 +11,9 @@ from repro.audit import report as report_mod
 from repro.audit.plan import plan
 from repro.audit.run import run_audit
 
-TINY = {"width": 0.0625, "batch_size": 8, "steps": 4, "checkpoint_every": 2, "trace_every": 1, "device": "cpu"}
+# n_dis 1: the resnet presets carry compare_gan's recipe (n_dis 5); these tests exercise the audit, not the recipe
+TINY = {"width": 0.0625, "batch_size": 8, "steps": 4, "checkpoint_every": 2, "trace_every": 1, "device": "cpu",
+        "n_dis": 1}
 
 
 def _flip_bit(net: str, tensor: str, step: int):

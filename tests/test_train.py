@@ -68,8 +68,9 @@ def _train_subprocess(cfg_overrides, out, fault):
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
 
 
+# n_dis 1: tiny_cfg keeps TrainConfig's default, resnet_default carries compare_gan's recipe (n_dis 5)
 _SUBPROCESS_CFG = {"width": 0.0625, "batch_size": 8, "steps": 6, "checkpoint_every": 2, "trace_every": 1,
-                   "device": "cpu"}
+                   "device": "cpu", "n_dis": 1}
 
 
 @pytest.mark.parametrize("fault", ["kill-after-step:3", "kill-in-checkpoint:4"])
