@@ -1,20 +1,26 @@
 """Architecture diff: structural differences between two built models, read from the modules.
 
-Every module with a ``structure() -> dict`` method (the ResNet blocks, heads, stems and output
-layers of ``repro.gan.blocks``, and the reference transcriptions in ``reference_impls``) reports
-its own attributes, computed from its submodules where they are observable (shortcut kind,
-hidden channels, leading activation, normalization, epsilon, output activation, pooling).
+Every module with a ``structure() -> dict`` method (the rows and blocks of ``repro.gan``, and the
+reference transcriptions in ``reference_impls``) reports its own attributes, computed from its
+submodules or variables (shortcut kind, upsampling, hidden channels, leading activation,
+normalization, epsilon and decay, padding, output activation, pooling, logit bias).
 :func:`describe` lists them per place (``G.block0``, ``D.head``, ...); :func:`diff` aligns two
 descriptions by place and reports one row per kind of difference, with where and what (a -> b).
 
 The optimized first block (OPT) changes its block's form, which implies its leading activation,
-shortcut and hidden channels: where the form differs, only the form is reported for that block,
-so each of the paper's six flags is one row (Kurach et al. 2019, Appendix, Figure 7).
-Parameter counts are a summary (:func:`param_counts`), not a difference row.
+shortcut, hidden channels and input normalization: where the form differs, only the form is
+reported for that block, so each of the paper's six flags is one row (Kurach et al. 2019,
+Appendix, Figure 7). Parameter counts are a summary (:func:`param_counts`), not a difference row.
+
+References (:data:`REFERENCES`): ``paper`` (the paper's ResNet CIFAR with the variant's flags),
+``github`` (the SNGAN authors' code) and ``compare_gan`` (the study's code, every architecture).
+Against ``github``, :func:`diff_reference` splits the rows into the differences the paper's six
+flags account for and the differences the paper did not list.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import torch
@@ -24,21 +30,34 @@ from torch import nn
 KINDS = {
     "form": "block form",
     "leading_activation": "leading activation",
-    "shortcut": "shortcut",
+    "shortcut": "D shortcut",
     "hidden_rule": "hidden channels",
     "hidden_channels": "hidden channels",
     "pooling": "output pooling",
     "activation": "output activation / input range",
     "input_range": "output activation / input range",
     "bn_eps": "batch-norm epsilon",
+    "bn_decay": "batch-norm decay",
     "norm": "D normalization",
+    "input_norm": "D normalization",
+    "upsampling": "G upsampling",
+    "g_shortcut": "G shortcut",
+    "bias": "D logit bias",
+    "bn_over": "G stem batch norm",
+    "map": "D input rescaling",
+    "padding": "padding",
+    "act": "activation",
+    "layer": "layout",
+    "kernel": "layout",
     "resample": "layout",
     "in_channels": "layout",
     "out_channels": "layout",
     "size": "layout",
 }
-IMPLIED_BY_FORM = ("leading_activation", "shortcut", "hidden_rule", "hidden_channels")
+IMPLIED_BY_FORM = ("leading_activation", "shortcut", "hidden_rule", "hidden_channels", "input_norm")
 MISSING = "(absent)"
+REFERENCES = ("paper", "github", "compare_gan")
+CONFORMANCE_WIDTH = 0.0625  # outputs are compared on narrow copies (G 16 / D 8 channels for ResNet CIFAR)
 
 
 def _nets(model) -> dict[str, nn.Module]:
@@ -55,7 +74,8 @@ def describe(model) -> list[dict[str, Any]]:
     """Structural rows of a model, in module order: ``{"where": "D.block0", attr: value, ...}``.
 
     ``model``: a ``(generator, discriminator)`` pair or one net. Blocks are numbered per net in
-    order; the other parts (stem, tail, output, input, head) are named once per net.
+    order; the other parts (stem, tail, final_conv, output, input, input_map, head, logit) are
+    named once per net.
     """
     rows = []
     for net_name, net in _nets(model).items():
@@ -134,9 +154,21 @@ def diff(model_a, model_b) -> list[dict[str, Any]]:
     out = []
     for kind, changes in by_kind.items():
         change_rows = [{"where": wheres, "a": a, "b": b} for (a, b), wheres in changes.items()]
-        what = "; ".join(f"{c['a']} -> {c['b']} ({', '.join(c['where'])})" for c in change_rows)
         out.append({"kind": kind, "where": [w for c in change_rows for w in c["where"]], "changes": change_rows,
-                    "what": what})
+                    "what": what_text(change_rows)})
+    return out
+
+
+def what_text(changes: list[dict[str, Any]]) -> str:
+    return "; ".join(f"{c['a']} -> {c['b']} ({', '.join(c['where'])})" for c in changes)
+
+
+def swap_sides(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The same rows read from the other side (b -> a)."""
+    out = []
+    for r in rows:
+        changes = [{**c, "a": c["b"], "b": c["a"]} for c in r["changes"]]
+        out.append({**r, "changes": changes, "what": what_text(changes)})
     return out
 
 
@@ -159,74 +191,140 @@ def diff_variants(a: str, b: str, resolution: int = 32, width: float = 1.0, chan
             "rows": diff(model_a, model_b), "params": {"a": param_counts(model_a), "b": param_counts(model_b)}}
 
 
-REFERENCES = ("paper", "github")
+# --------------------------------------------------------------------------- references
+def _base_channels(width: float) -> int:
+    from repro.gan.resnet import scale_channels
+
+    if abs(64 * width - round(64 * width)) > 1e-9:  # the transcriptions scale one base; the package each layer
+        raise ValueError(f"width {width:g} does not give whole channel counts in compare_gan's layout "
+                         f"(64 x width must be an integer, e.g. 1, 0.5, 0.25, 0.0625)")
+    return scale_channels(64, width)
 
 
-def reference_model(reference: str, *, width: float = 1.0, channels: int = 3, z_dim: int = 128,
-                    spectral_norm: bool = False):
-    """The transcription ``paper`` (flags off) or ``github`` (all six flags) at 32x32, as (G, D)."""
+def reference_model(reference: str, cfg, *, seed: int = 0):
+    """The transcription ``reference`` built for ``cfg`` (architecture, resolution, width, channels,
+    z_dim, d_norm, flags), as ``(G, D)``. ``ValueError`` where the reference has no such model."""
     from repro.gan.resnet import RESNET_CIFAR_D_CHANNELS, RESNET_CIFAR_G_CHANNELS, scale_channels
     from repro.registry import check_choice
 
     check_choice("reference", reference, REFERENCES)
-    if reference == "paper":
-        from reference_impls import resnet_paper as ref
-    else:
-        from reference_impls import resnet_github as ref
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        g = ref.Generator(z_dim=z_dim, ch=scale_channels(RESNET_CIFAR_G_CHANNELS, width), channels=channels)
-        d = ref.Discriminator(ch=scale_channels(RESNET_CIFAR_D_CHANNELS, width), channels=channels,
-                              spectral_norm=spectral_norm)
-    return g, d, ref
+        torch.manual_seed(seed)
+        if reference == "compare_gan":
+            from reference_impls import compare_gan
+
+            return compare_gan.build(cfg.architecture, resolution=cfg.resolution, colors=cfg.channels,
+                                     z_dim=cfg.z_dim, width=_base_channels(cfg.width), d_norm=cfg.d_norm, seed=seed)
+        if cfg.architecture != "resnet":
+            raise ValueError(f"the {reference} transcription is ResNet CIFAR (architecture resnet), not "
+                             f"{cfg.architecture}; valid references for {cfg.architecture}: compare_gan")
+        if cfg.resolution != 32:
+            raise ValueError(f"the {reference} transcription exists at 32x32 only, not --resolution {cfg.resolution}")
+        if cfg.d_norm not in ("none", "sn"):
+            raise ValueError(f"the {reference} transcription's discriminator has no d_norm={cfg.d_norm!r}; "
+                             "valid: none, sn")
+        ch_g, ch_d = scale_channels(RESNET_CIFAR_G_CHANNELS, cfg.width), scale_channels(RESNET_CIFAR_D_CHANNELS,
+                                                                                         cfg.width)
+        if reference == "paper":
+            from reference_impls import resnet_paper as ref
+
+            return (ref.Generator(cfg.z_dim, ch_g, cfg.channels, flags=cfg.flags),
+                    ref.Discriminator(ch_d, cfg.channels, spectral_norm=cfg.d_norm == "sn", flags=cfg.flags))
+        from reference_impls import resnet_github as ref
+
+        return (ref.Generator(cfg.z_dim, ch_g, cfg.channels),
+                ref.Discriminator(ch_d, cfg.channels, spectral_norm=cfg.d_norm == "sn"))
 
 
-def conformance(variant: str, reference: str, *, width: float = 0.0625, channels: int = 3, batch: int = 4,
-                seed: int = 0) -> dict[str, float]:
-    """Max |package - reference| of G images and D logits with the package's weights transplanted.
+def reference_resolutions(reference: str, architecture: str) -> tuple[int, ...] | None:
+    """The resolutions at which ``reference`` defines ``architecture`` (None: every supported one; ()
+    where it does not define it at all)."""
+    if reference == "compare_gan":
+        from reference_impls import compare_gan
 
-    The package model is ``variant`` at 32x32 with ``d_norm="none"`` (the references' exact-SVD
-    spectral norm is what the package's power iteration only converges to), in float64 so that
-    the comparison measures the architecture, not float32 rounding of different op orders.
-    Both nets run in train mode (batch-norm batch statistics), on the same z and images.
+        return compare_gan.RESOLUTIONS.get(architecture, ())
+    return (32,) if architecture == "resnet" else ()
+
+
+@torch.no_grad()
+def randomize_weights(net: nn.Module, gen: torch.Generator) -> None:
+    """Overwrite ``net``'s weights with ones that keep activations of order 1 (the N(0, 0.02) init
+    shrinks logits to ~1e-20, where an absolute tolerance would compare nothing): He-scaled
+    weights, random norm scales and shifts, all drawn from ``gen``."""
+    for m in net.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            fan_in = m.weight[0].numel() if not isinstance(m, nn.ConvTranspose2d) else m.weight[:, 0].numel()
+            m.weight.copy_(torch.randn(m.weight.shape, generator=gen, dtype=m.weight.dtype) * (2.0 / fan_in) ** 0.5)
+            if m.bias is not None:
+                m.bias.copy_(torch.randn(m.bias.shape, generator=gen, dtype=m.bias.dtype) * 0.1)
+        elif isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.GroupNorm)) and m.weight is not None:
+            m.weight.copy_(torch.rand(m.weight.shape, generator=gen, dtype=m.weight.dtype) + 0.5)
+            m.bias.copy_(torch.randn(m.bias.shape, generator=gen, dtype=m.bias.dtype) * 0.1)
+
+
+def conformance(cfg, reference: str, *, batch: int = 4, seed: int = 0) -> dict[str, float]:
+    """Max |package - reference| of G images and D logits, with the package's weights transplanted.
+
+    Both in float64 (so that the comparison measures the architecture, not float32 rounding of
+    different op orders), in train mode (batch-norm batch statistics), on the same z and images,
+    with weights rescaled to keep activations of order 1 (the ``*_max_abs`` entries give the
+    scale). ``compare_gan``: every normalization, spectral norm included (its ``u`` is transplanted
+    too). ``paper`` / ``github``: ``d_norm="none"`` (their exact-SVD spectral norm is what the
+    package's power iteration only converges to).
     """
-    from repro.gan.presets import config_for
-
-    cfg = config_for(variant, resolution=32, width=width, channels=channels, d_norm="none")
+    if reference != "compare_gan":
+        cfg = cfg.replace(d_norm="none")
     g_pkg, d_pkg = (m.double().train() for m in _build(cfg))
-    g_ref, d_ref, ref = reference_model(reference, width=width, channels=channels, z_dim=cfg.z_dim)
-    g_ref, d_ref = g_ref.double().train(), d_ref.double().train()
-    g_map, d_map = ref.package_name_map(len(g_ref.blocks), len(d_ref.blocks))
-    ref.transplant(g_pkg, g_ref, g_map)
-    ref.transplant(d_pkg, d_ref, d_map)
     gen = torch.Generator().manual_seed(seed)
+    for net in (g_pkg, d_pkg):
+        randomize_weights(net, gen)
+    g_ref, d_ref = (m.double().train() for m in reference_model(reference, cfg, seed=seed + 1))
+    if reference == "compare_gan":
+        from reference_impls.compare_gan_transplant import transplant
+
+        transplant((g_pkg, d_pkg), (g_ref, d_ref), cfg.architecture)
+    else:
+        ref = importlib.import_module(f"reference_impls.resnet_{reference}")
+        g_map, d_map = ref.package_name_map(g_ref, d_ref)
+        ref.transplant(g_pkg, g_ref, g_map)
+        ref.transplant(d_pkg, d_ref, d_map)
     z = torch.rand(batch, cfg.z_dim, generator=gen, dtype=torch.float64) * 2 - 1
     lo, hi = d_ref.input_range
-    x = torch.rand(batch, channels, 32, 32, generator=gen, dtype=torch.float64) * (hi - lo) + lo
+    x = torch.rand(batch, cfg.channels, cfg.resolution, cfg.resolution, generator=gen, dtype=torch.float64)
+    x = x * (hi - lo) + lo
     with torch.no_grad():
-        g_err = (g_pkg(z) - g_ref(z)).abs().max().item()
-        d_err = (d_pkg(x) - d_ref(x)).abs().max().item()
-    return {"generator_max_abs_diff": g_err, "discriminator_max_abs_diff": d_err}
+        g_out, d_out = g_pkg(z), d_pkg(x)
+        return {"generator_max_abs_diff": (g_out - g_ref(z)).abs().max().item(),
+                "discriminator_max_abs_diff": (d_out - d_ref(x)).abs().max().item(),
+                "generator_max_abs": g_out.abs().max().item(), "discriminator_max_abs": d_out.abs().max().item()}
 
 
-def diff_reference(variant: str, reference: str, *, width: float = 1.0, channels: int = 3,
+def diff_reference(variant: str, reference: str, *, resolution: int = 32, width: float = 1.0, channels: int = 3,
                    check_outputs: bool = True) -> dict[str, Any]:
-    """Diff the package's ``variant`` at 32x32 against a transcription (``paper`` or ``github``).
+    """Diff the package's ``variant`` against a transcription (``paper``, ``github`` or ``compare_gan``).
 
-    Structural rows as :func:`diff` (the reference uses spectral norm iff the variant does), the
-    parameter counts, and, when the structures agree and ``check_outputs``, :func:`conformance`.
+    Structural rows as :func:`diff`, the parameter counts, and, when the structures agree and
+    ``check_outputs``, :func:`conformance` on a narrow copy (width :data:`CONFORMANCE_WIDTH`).
+    Against ``github`` also ``listed`` (the paper's flags the variant lacks: its diff with the
+    same variant carrying all six flags) and ``unlisted`` (what still differs with all six flags
+    on: the differences the paper did not list).
     """
+    from repro.config import RESNET_FLAGS
     from repro.gan.presets import config_for
 
-    cfg = config_for(variant, resolution=32, width=width, channels=channels)
+    cfg = config_for(variant, resolution=resolution, width=width, channels=channels)
     package = _build(cfg)
-    g_ref, d_ref, _ = reference_model(reference, width=width, channels=channels, z_dim=cfg.z_dim,
-                                      spectral_norm=cfg.d_norm == "sn")
-    rows = diff(package, (g_ref, d_ref))
-    out = {"variant": variant, "reference": reference, "resolution": 32, "width": width, "rows": rows,
-           "params": {"package": param_counts(package), "reference": param_counts((g_ref, d_ref))}}
-    if check_outputs and not rows and cfg.architecture == "resnet":
-        out["conformance"] = conformance(variant, reference, channels=channels)
+    ref_model = reference_model(reference, cfg)
+    rows = diff(package, ref_model)
+    out = {"variant": variant, "reference": reference, "resolution": resolution, "width": width, "rows": rows,
+           "params": {"package": param_counts(package), "reference": param_counts(ref_model)}}
+    if reference == "github":
+        all_flags = _build(cfg.replace(flags=RESNET_FLAGS))
+        out["listed"] = diff(package, all_flags)
+        out["unlisted"] = diff(all_flags, ref_model)
+    if check_outputs and not rows:
+        out["conformance"] = {"width": CONFORMANCE_WIDTH,
+                              **conformance(cfg.replace(width=CONFORMANCE_WIDTH), reference)}
     return out
 
 
@@ -244,5 +342,9 @@ def format_rows(rows: list[dict[str, Any]], label_a: str, label_b: str) -> str:
     return "\n".join(lines)
 
 
+UNLISTED_TITLE = "differences the paper did not list"
+LISTED_TITLE = "differences the paper lists (its six flags)"
+
 __all__ = ["describe", "diff", "param_counts", "diff_variants", "reference_model", "conformance", "diff_reference",
-           "format_rows", "REFERENCES", "KINDS"]
+           "format_rows", "swap_sides", "randomize_weights", "what_text", "reference_resolutions", "REFERENCES",
+           "KINDS", "UNLISTED_TITLE", "LISTED_TITLE"]

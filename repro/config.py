@@ -33,6 +33,13 @@ class TrainConfig:
     d_norm: str = "sn"  # none | bn | ln | sn (generator always uses batch norm)
     sn_impl: str = "compare_gan"  # compare_gan (u updated every call) | torch (torch.nn.utils.spectral_norm)
     flags: tuple[str, ...] = ()  # ResNet details moved to the GitHub (SNGAN) choice: skip cin opt sum tan eps
+    # ResNet details the paper's flags do not cover (G upsampling and shortcut, D SKIP rule, D logit
+    # bias): compare_gan (the study's code) | sngan (the SNGAN authors' code); repro.gan.resnet.RESNET_CODES
+    resnet_code: str = "compare_gan"
+    # how D sees a batch in the losses: concat (compare_gan HEAD, modular_gan.py:655-661: one D call on
+    # cat(real, fake), so D's batch norm sees both and spectral norm's u advances once) | split (the
+    # 2018 code: one call each). The gradient penalties call D on their own inputs either way.
+    d_batch: str = "concat"
 
     # --- optimisation (Adam for both nets with the same lr; Table 1 grid) ---
     lr: float = 2e-4
@@ -40,6 +47,9 @@ class TrainConfig:
     beta2: float = 0.999
     n_dis: int = 1  # discriminator updates per generator update
     batch_size: int = 64
+    # the Table 1 setting lr, penalty_weight, beta1, beta2 and n_dis were set from (repro.gan.hparams;
+    # `--hparams NAME`); "" = set one by one. A name is checked against those five fields.
+    hparams: str = ""
 
     # --- data ---
     dataset: str = "digits"
@@ -77,7 +87,7 @@ def _fail(field_name: str, value: Any, rule: str) -> None:
 
 def validate(cfg: TrainConfig) -> None:
     """Check every field; the error names the field and the valid choices or range."""
-    from repro.gan import architectures, losses, normalization, penalties  # lazy: avoids import cycles
+    from repro.gan import architectures, batching, losses, normalization, penalties, resnet  # lazy: import cycles
     from repro.registry import check_choice
 
     check_choice("architecture", cfg.architecture, architectures.REGISTRY.names())
@@ -92,6 +102,10 @@ def validate(cfg: TrainConfig) -> None:
         _fail("flags", cfg.flags, "each flag at most once")
     if cfg.flags and cfg.architecture not in ("resnet", "resnet19"):
         _fail("flags", cfg.flags, f"the ResNet flags apply to resnet and resnet19, not {cfg.architecture}")
+    check_choice("resnet_code", cfg.resnet_code, tuple(resnet.RESNET_CODES))
+    if cfg.resnet_code != "compare_gan" and cfg.architecture not in ("resnet", "resnet19"):
+        _fail("resnet_code", cfg.resnet_code, f"applies to resnet and resnet19, not {cfg.architecture}")
+    check_choice("d_batch", cfg.d_batch, batching.D_BATCH)
     for name in _POSITIVE_INT:
         value = getattr(cfg, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -113,6 +127,10 @@ def validate(cfg: TrainConfig) -> None:
     if not (cfg.device in ("auto", "cpu", "cuda") or (cfg.device.startswith("cuda:") and cfg.device[5:].isdigit())):
         _fail("device", cfg.device, "valid choices: auto, cpu, cuda, cuda:N")
     architectures.check_resolution(cfg.architecture, cfg.resolution)
+    if cfg.hparams:
+        from repro.gan import hparams
+
+        hparams.check(cfg)
 
 
 def to_dict(cfg: TrainConfig) -> dict[str, Any]:

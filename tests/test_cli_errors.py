@@ -16,6 +16,9 @@ from repro.cli import main
 from repro.config import TrainConfig
 from repro.train import train
 
+# the tiny runs here are scored on 32 samples: the KID subset shrinks, as metrics warns, and that is fine
+pytestmark = pytest.mark.filterwarnings("ignore:KID subset_size:UserWarning")
+
 
 @pytest.fixture(scope="module")
 def run_once(tmp_path_factory):

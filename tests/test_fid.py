@@ -104,30 +104,106 @@ def test_bad_input_names_the_argument():
         frechet_distance(mu, np.diag([1.0, -1.0, 1.0]), mu, s)
 
 
-# ------------------------------------------------------------------ uncertainty
-from repro.metrics import StreamingStats, evaluation_noise, fid_bootstrap  # noqa: E402
+# ------------------------------------------------------------------ float32 input (issue 15, item 6)
+def _rank_deficient_features(seed, n=40, d=64, scale=13.0):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((n, d)) * scale + rng.standard_normal(d)).astype(np.float32)
 
 
-def test_bootstrap_interval_brackets_the_estimate_and_is_seeded():
-    rng = np.random.default_rng(3)
-    real = StreamingStats(4).update(rng.standard_normal((500, 4)))
-    fake = rng.standard_normal((200, 4)) + 0.3
-    point = frechet_distance(fake.mean(0), np.cov(fake, rowvar=False), real.mean, real.cov)
-    low, high = fid_bootstrap(fake, real, n_boot=100, seed=0)
-    assert low < point < high
-    assert fid_bootstrap(fake, real, n_boot=100, seed=0) == (low, high)  # explicit seed: repeatable
-    narrow = fid_bootstrap(fake, real, n_boot=100, seed=0, level=0.5)
-    assert low <= narrow[0] <= narrow[1] <= high
-    with pytest.raises(ValueError, match="dimension"):
-        fid_bootstrap(fake[:, :3], real, n_boot=10, seed=0)
-    with pytest.raises(ValueError, match="n_boot"):
-        fid_bootstrap(fake, real, n_boot=1, seed=0)
+def _cov32(x):
+    """Covariance computed in float32 (as a float32 pipeline would), returned as float64, symmetric."""
+    xc = x - x.mean(0)
+    s = (xc.T @ xc / np.float32(x.shape[0] - 1)).astype(np.float64)
+    return x.mean(0).astype(np.float64), 0.5 * (s + s.T)
 
 
-def test_evaluation_noise_is_std_over_seeds():
-    values = {0: 1.0, 1: 2.0, 2: 4.0}
-    out = evaluation_noise(values.__getitem__, [0, 1, 2])
-    assert out["values"] == [1.0, 2.0, 4.0]
-    assert out["std"] == pytest.approx(np.std([1.0, 2.0, 4.0], ddof=1), rel=1e-12)
-    with pytest.raises(ValueError, match="at least 2"):
-        evaluation_noise(values.__getitem__, [0])
+def test_float32_covariances_with_tiny_negative_eigenvalues_are_clipped_with_a_warning():
+    # N < d features, covariances computed in float32: the null-space eigenvalues come out at
+    # about -4e-5 against a largest of ~800 (5e-8 relative, float32 rounding), which the old
+    # 1e-8 tolerance rejected ("not positive semi-definite") when both inputs were singular
+    x1, x2 = _rank_deficient_features(0), _rank_deficient_features(1)
+    (mu1, s1), (mu2, s2) = _cov32(x1), _cov32(x2)
+    lam = np.linalg.eigvalsh(s1)
+    assert lam.min() < -1e-8 * lam.max()
+    with pytest.warns(UserWarning, match="sigma1 has a negative eigenvalue.*float32.*clipped to 0"):
+        value = frechet_distance(mu1, s1, mu2, s2)
+    # reference: the float64 covariances of the same float32 features. Float32 rounding leaves the
+    # null-space eigenvalues uncertain by ~4e-5; through the square root that is ~sqrt(4e-5 x 800)
+    # per null direction, ~1e-4 of this FID: the bound is 1e-4 (float32 input is worth no more)
+    ref = frechet_distance(x1.astype(np.float64).mean(0), np.cov(x1.astype(np.float64), rowvar=False),
+                           x2.astype(np.float64).mean(0), np.cov(x2.astype(np.float64), rowvar=False))
+    np.testing.assert_allclose(value, ref, rtol=1e-4)
+    with pytest.warns(UserWarning, match="negative eigenvalue.*clipped"):
+        np.testing.assert_allclose(frechet_distance(mu2, s2, mu1, s1), ref, rtol=1e-4)
+    bad = s1 - 1e-3 * lam.max() * np.eye(64)  # clearly not PSD: still an error
+    with pytest.raises(ValueError, match="sigma1 is not positive semi-definite"):
+        frechet_distance(mu1, bad, mu2, s2)
+
+
+def test_float32_asymmetry_is_symmetrised_with_a_warning():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((300, 32)).astype(np.float32)
+    xc = x - x.mean(0)
+    s32 = (xc.T @ xc / np.float32(299)).astype(np.float64)
+    s32[0, 1] += 1e-7 * np.abs(s32).max()  # float32 GEMM rounding does not respect symmetry
+    assert np.abs(s32 - s32.T).max() > 1e-10 * np.abs(s32).max()  # rejected before the fix
+    mu, s = gaussian_stats(rng, 300, 32, shift=0.2)
+    with pytest.warns(UserWarning, match="sigma2 is asymmetric.*symmetrised"):
+        value = frechet_distance(mu, s, x.mean(0), s32)
+    sym = 0.5 * (s32 + s32.T)
+    np.testing.assert_allclose(value, frechet_distance(mu, s, x.mean(0), sym), rtol=1e-12)  # exactly that input
+    big = s.copy()
+    big[0, 1] += 1e-3 * np.abs(s).max()  # far beyond float32 rounding: not a covariance
+    with pytest.raises(ValueError, match="sigma1 is not symmetric"):
+        frechet_distance(mu, big, mu, s)
+
+
+def test_float64_rounding_is_silent():
+    import warnings
+
+    rng = np.random.default_rng(4)
+    mu1, s1 = gaussian_stats(rng, 10, 32)  # singular, float64: rounding-level negative eigenvalues only
+    mu2, s2 = gaussian_stats(rng, 200, 32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        frechet_distance(mu1, s1, mu2, s2)
+        frechet_distance(mu2, s2, mu1, s1)
+
+
+# ------------------------------------------------------------------ eigenvalue clipping (issue 15, item 7)
+def _commuting_pair(d, spectrum_a, spectrum_b, seed):
+    """S1 = Q diag(a) Q^T, S2 = Q diag(b) Q^T: tr((S1 S2)^(1/2)) = sum sqrt(a b) exactly."""
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    s1, s2 = (q * spectrum_a) @ q.T, (q * spectrum_b) @ q.T
+    exact = float(np.sum(spectrum_a) + np.sum(spectrum_b) - 2.0 * np.sum(np.sqrt(spectrum_a * spectrum_b)))
+    return 0.5 * (s1 + s1.T), 0.5 * (s2 + s2.T), exact
+
+
+def test_no_clipping_bias_with_feature_variances_from_1e_minus_3_to_1e3():
+    # Two samples of the same distribution, feature variances log-spaced over 1e-3..1e3, N a little
+    # above d: the sample spectra reach ~1e-13 of their maximum, above float64 resolution but
+    # below the old d * eps * max threshold, which zeroed them (relative bias 1.2e-4 here).
+    d, n = 256, 300
+    rng = np.random.default_rng(5)
+    var = np.logspace(-3, 3, d)
+    a = np.sort(np.linalg.eigvalsh(np.cov(rng.standard_normal((n, d)) * np.sqrt(var), rowvar=False)))
+    b = np.sort(np.linalg.eigvalsh(np.cov(rng.standard_normal((n, d)) * np.sqrt(var), rowvar=False)))
+    s1, s2, exact = _commuting_pair(d, a, b, seed=6)
+    value = frechet_distance(np.zeros(d), s1, np.zeros(d), s2)
+    # 1e-8: what float64 resolves here (the products' condition number is ~1e13)
+    assert abs(value - exact) <= 1e-8 * exact, f"relative error {(value - exact) / exact:.2e}"
+
+
+@pytest.mark.parametrize("d,rank1,rank2", [(256, 50, 256), (512, 100, 100), (512, 400, 300)])
+def test_singular_inputs_stay_exact(d, rank1, rank2):
+    # rank-deficient covariances: the null-space eigenvalues come out as +-few eps x max and must be
+    # zeroed, or each adds sqrt(eps x max) (a rank-dependent bias of ~1e-9 relative)
+    rng = np.random.default_rng(d + rank1)
+    a, b = np.zeros(d), np.zeros(d)
+    a[:rank1] = rng.uniform(0.5, 2.0, rank1)
+    b[rng.permutation(d)[:rank2]] = rng.uniform(0.5, 2.0, rank2)
+    s1, s2, exact = _commuting_pair(d, a, b, seed=d)
+    # 1e-12: the rounding of the inputs themselves (entries built from a rotation in float64)
+    np.testing.assert_allclose(frechet_distance(np.zeros(d), s1, np.zeros(d), s2), exact, rtol=1e-12)
+    np.testing.assert_allclose(frechet_distance(np.zeros(d), s2, np.zeros(d), s1), exact, rtol=1e-12)

@@ -68,11 +68,9 @@ def test_kid_does_not_touch_global_rng():
     np.testing.assert_array_equal(np.random.get_state()[1], before)
 
 
-def test_kid_clips_subset_with_warning_and_rejects_bad_input():
+def test_kid_rejects_bad_input():
     rng = np.random.default_rng(2)
     x, y = rng.standard_normal((10, 3)), rng.standard_normal((8, 3))
-    with pytest.warns(UserWarning, match="clipped to 8"):
-        kid(x, y, num_subsets=2, subset_size=100)
     with pytest.raises(ValueError, match="feature dimension 2, expected 3"):
         kid(x, np.zeros((8, 2)))
     with pytest.raises(ValueError, match="at least 2"):
@@ -81,6 +79,65 @@ def test_kid_clips_subset_with_warning_and_rejects_bad_input():
         kid(x, y, subset_size=1)
     with pytest.raises(ValueError, match="non-finite"):
         kid(np.full((4, 3), np.nan), y)
+    with pytest.raises(ValueError, match="num_subsets must be an integer >= 2"):
+        kid(x, y, num_subsets=1, subset_size=5)
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # no clipping note when the subset fits
+        warnings.simplefilter("error")  # nothing to say when the subset fits
         kid(x, y, num_subsets=2, subset_size=5)
+
+
+# ------------------------------------------------------------------ issue 15, items 4-6
+def test_is_uses_every_sample_when_splits_do_not_divide_n():
+    # improved-gan slices i*N//splits:(i+1)*N//splits, so all N samples count; dropping the
+    # remainder (N - splits * (N // splits) samples) made the last samples irrelevant
+    rng = np.random.default_rng(10)
+    probs = softmax(rng.standard_normal((53, 7)) * 3, axis=1)
+    changed = probs.copy()
+    changed[-1] = np.eye(7)[0] * 0.93 + 0.01  # another probability vector (sums to 1) in the last sample
+    assert inception_score(changed, splits=5) != inception_score(probs, splits=5)
+    # the part sizes are 10 or 11 (53 = 2 x 10 + 3 x 11), as the integer bounds of the original give
+    bounds = [i * 53 // 5 for i in range(6)]
+    parts = [probs[lo:hi] for lo, hi in zip(bounds, bounds[1:])]
+    assert sorted(len(p) for p in parts) == [10, 10, 11, 11, 11]
+    per_part = [np.exp(np.mean(np.sum(p * (np.log(p) - np.log(p.mean(0))), 1))) for p in parts]
+    # rounding only: same formula, summation order differs
+    np.testing.assert_allclose(inception_score(probs, splits=5), (np.mean(per_part), np.std(per_part)), rtol=1e-12)
+
+
+def test_is_auto_reads_float16_probabilities():
+    rng = np.random.default_rng(11)
+    logits = rng.standard_normal((200, 1008)) * 4
+    logits[np.arange(200), rng.integers(0, 1008, 200)] += 25  # confident predictions, many classes: IS ~ 30
+    probs = softmax(logits, axis=1)
+    ref = inception_score(probs, splits=10, kind="probs")
+    half = probs.astype(np.float16).astype(np.float64)  # rows sum to 1 only within float16 rounding
+    assert np.abs(half.sum(1) - 1).max() > 1e-6  # read as logits before the fix (IS ~ 1.0001)
+    # float16 keeps ~3 significant digits of each probability: the score agrees to ~1e-3
+    np.testing.assert_allclose(inception_score(half, splits=10)[0], ref[0], rtol=1e-3)
+    np.testing.assert_allclose(inception_score(half, splits=10, kind="probs")[0], ref[0], rtol=1e-3)
+    # entries in [0, 1] whose rows are far from summing to 1: neither reading is safe, so ask
+    with pytest.raises(ValueError, match="kind="):
+        inception_score(np.full((20, 4), 0.1), splits=2)
+
+
+def test_kid_refuses_a_subset_as_large_as_a_set():
+    # every subset of a set no larger than the subset size is the whole set: 100 identical draws,
+    # a spread of ~1e-15 that measures nothing (before the fix it was clipped and reported)
+    rng = np.random.default_rng(12)
+    x, y = rng.standard_normal((50, 4)), rng.standard_normal((40, 4)) + 0.3
+    with pytest.raises(ValueError, match="subset_size 100 .* 40 generated"):
+        kid(x, y, num_subsets=10, subset_size=100)
+    with pytest.raises(ValueError, match="subset_size 40 .* every subset"):
+        kid(x, y, num_subsets=10, subset_size=40)
+    mean, std = kid(x, y, num_subsets=50, subset_size=20, seed=0)
+    assert std > 0.01 * abs(mean)  # subsets that differ: the spread measures subsampling
+
+
+def test_kid_subset_size_for_small_sets_halves_the_smaller_set():
+    from repro.metrics.kid import fit_subset_size
+
+    assert fit_subset_size(5000, 10000, 1000) == 1000  # fits: unchanged
+    with pytest.warns(UserWarning, match="KID subset_size 1000 shrunk to 177"):
+        assert fit_subset_size(355, 355, 1000) == 177
+    with pytest.raises(ValueError, match="at least 4"):
+        fit_subset_size(3, 100, 1000)

@@ -229,8 +229,8 @@ def test_d_feature_norm_kinds():
     assert isinstance(N.d_feature_norm("bn", 4), nn.BatchNorm2d)
     assert isinstance(N.d_feature_norm("none", 4), nn.Identity)
     assert isinstance(N.d_feature_norm("sn", 4), nn.Identity)
-    bn = N.d_feature_norm("bn", 4, **N.D_BATCH_NORM["dcgan"])
-    assert bn.eps == 1e-3 and bn.momentum == pytest.approx(0.001)
+    bn = N.d_feature_norm("bn", 4)  # compare_gan's effective setting: decay 0.9 (momentum 0.1), eps 1e-5
+    assert bn.eps == 1e-5 and bn.momentum == pytest.approx(0.1)
 
 
 def test_layer_norm_is_per_sample_over_chw_with_per_channel_affine():

@@ -8,9 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-# the tiny_cfg fixture as command-line overrides
+# the tiny_cfg fixture as command-line overrides of resnet_default (n_dis 1: tiny_cfg keeps
+# TrainConfig's default, resnet_default carries compare_gan's recipe, n_dis 5)
 SUBPROCESS_CFG = {"width": 0.0625, "batch_size": 8, "steps": 6, "checkpoint_every": 2, "trace_every": 1,
-                  "device": "cpu"}
+                  "device": "cpu", "n_dis": 1}
 
 
 def train_args(out, cfg=None, *extra: str) -> list[str]:

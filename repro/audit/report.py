@@ -164,20 +164,41 @@ def render_markdown(report: dict[str, Any], figures: list[str] = ()) -> str:
 
     out += ["## Architecture differences", ""]
     for title, diff in report["archdiff"].items():
-        rows = diff.get("rows", [])
-        params = "; ".join(f"{side}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items())
-                           for side, counts in diff.get("params", {}).items())
-        out += [f"### {title}", "", f"{len(rows)} structural difference(s). Parameters: {params}.", ""]
-        if "conformance" in diff:
-            out += ["Same structure; with weights transplanted the outputs differ by at most "
-                    + ", ".join(f"{k} {_f(v)}" for k, v in diff["conformance"].items()) + " (float64).", ""]
-        if rows:
-            out += [_table(["difference", f"{diff.get('a', diff.get('variant'))} -> "
-                            f"{diff.get('b', diff.get('reference'))}"], [[r["kind"], r["what"]] for r in rows]), ""]
+        out += _archdiff_section(title, diff)
     out += ["## Figures", ""]
     shown = [f for f in figures if f != "divergence.png"]
     out += [f"![{Path(f).stem}](figures/{f})" for f in shown] or ["(no other figure files)"]
     return "\n".join(out) + "\n"
+
+
+def _archdiff_section(title: str, diff: dict[str, Any]) -> list[str]:
+    """One archdiff result: counts, conformance, the difference table; against the SNGAN code, the
+    differences the paper lists and, in their own section, those it did not list."""
+    out = [f"### {title}", ""]
+    if "error" in diff:
+        return out + [f"Not comparable: {diff['error']}.", ""]
+    rows = diff.get("rows", [])
+    params = "; ".join(f"{side}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items())
+                       for side, counts in diff.get("params", {}).items())
+    out += [f"{len(rows)} structural difference(s). Parameters: {params}.", ""]
+    if "conformance" in diff:
+        c = diff["conformance"]
+        out += [f"Same structure; with weights transplanted (float64, width {_f(c.get('width'))}) the outputs differ "
+                f"by at most {_f(c['generator_max_abs_diff'])} (generator, outputs up to "
+                f"{_f(c.get('generator_max_abs'))}) and {_f(c['discriminator_max_abs_diff'])} (discriminator, "
+                f"logits up to {_f(c.get('discriminator_max_abs'))}).", ""]
+    label = f"{diff.get('a', diff.get('variant'))} -> {diff.get('b', diff.get('reference'))}"
+    sections = ([("differences the paper lists (its six flags)", diff["listed"]),
+                 ("differences the paper did not list", diff["unlisted"])] if "unlisted" in diff
+                else [(None, rows)])
+    for heading, section_rows in sections:
+        if heading:
+            out += [f"#### {heading}", ""]
+        if section_rows:
+            out += [_table(["difference", label], [[r["kind"], r["what"]] for r in section_rows]), ""]
+        elif heading:
+            out += ["None.", ""]
+    return out
 
 
 def _trace_every(settings: dict[str, Any]) -> str:

@@ -93,9 +93,13 @@ class EvalSettings:
 
     def mismatches(self, metrics: dict[str, Any], cfg: TrainConfig, run_dir: Path, step: int) -> list[str]:
         """Why ``metrics`` cannot stand for the run's final checkpoint under these settings
-        (empty when it can). Compared keys: checkpoint_step, generator_hash, extractor,
+        (empty when it can). Compared keys: metrics_schema, checkpoint_step, generator_hash, extractor,
         extractor_sha256, n_fake (num_samples, or the test size n_real), eval_seeds, eval_seed, fid_min."""
+        from repro.metrics.evaluate import METRICS_SCHEMA
+
         out = []
+        if metrics.get("metrics_schema") != METRICS_SCHEMA:
+            out.append(f"metrics_schema {metrics.get('metrics_schema')}, this repro writes {METRICS_SCHEMA}")
         if metrics.get("checkpoint_step") != step:
             out.append(f"it scored checkpoint step {metrics.get('checkpoint_step')}, the run ends at {step}")
         digests = rundir.read_hashes(run_dir, step)

@@ -43,15 +43,25 @@ def _pairs(specs: list[RunSpec], seed: int) -> list[tuple[str, RunSpec, RunSpec]
 
 def _archdiffs(variant: str, baseline: str, resolution: int, channels: int) -> dict[str, Any]:
     """Structure of ``variant`` against the baseline (at the run's resolution, paper widths) and
-    against the paper and GitHub transcriptions (32x32, where those are written)."""
+    against the reference transcriptions: compare_gan (the study's code) at the run's resolution
+    where compare_gan defines the architecture there, else at 32x32; the paper's and the SNGAN
+    authors' (github) ResNet CIFAR at 32x32. A reference without such a model is recorded as an error."""
     from repro import archdiff
     from repro.gan.presets import config_for
 
     out = {f"{variant} vs {baseline}": archdiff.diff_variants(variant, baseline, resolution=resolution,
                                                                channels=channels)}
-    if config_for(variant).architecture == "resnet":  # the transcriptions are the ResNet CIFAR
-        for ref in archdiff.REFERENCES:
-            out[f"{variant} vs {ref} transcription"] = archdiff.diff_reference(variant, ref)
+    arch = config_for(variant).architecture
+    for ref in archdiff.REFERENCES:
+        sizes = archdiff.reference_resolutions(ref, arch)
+        if sizes == ():
+            continue
+        res = resolution if sizes is None or resolution in sizes else 32
+        try:
+            out[f"{variant} vs {ref} transcription"] = archdiff.diff_reference(
+                variant, ref, resolution=res, channels=channels if ref == "compare_gan" else 3)
+        except ValueError as err:  # e.g. a normalization the reference does not have
+            out[f"{variant} vs {ref} transcription"] = {"error": str(err), "rows": []}
     return out
 
 

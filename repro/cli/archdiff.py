@@ -1,4 +1,4 @@
-"""``repro archdiff A B``: structural differences between two variants, read from the built modules."""
+"""``repro archdiff A B``: structural differences between two variants, or a variant and a reference."""
 
 from __future__ import annotations
 
@@ -9,12 +9,16 @@ from repro import archdiff
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("archdiff", help="structural differences between two variants' models",
-                              description="Build variants A and B and list each kind of structural difference "
-                                          "(where, a -> b) with both parameter counts. A or B may also be "
-                                          "'paper' or 'github' (the reference transcriptions, 32x32 only).")
-    p.add_argument("a", metavar="A", help="variant name (see `repro variants`), or paper / github")
-    p.add_argument("b", metavar="B", help="variant name, or paper / github")
+    p = subparsers.add_parser(
+        "archdiff", help="structural differences between two variants' models, or a variant and a reference",
+        description="Build A and B and list each kind of structural difference (where, a -> b) with both parameter "
+                    "counts. One side may be a reference transcription: 'compare_gan' (the study's own code: "
+                    "ResNet CIFAR at 32x32, ResNet19, SNDCGAN and DCGAN at 16-128), 'paper' (the paper's ResNet "
+                    "CIFAR with the variant's flags, 32x32) or 'github' (the SNGAN authors' ResNet CIFAR, 32x32; "
+                    "the output then separates the differences the paper lists from those it did not list). "
+                    "Where the structures agree, the outputs are compared with transplanted weights.")
+    p.add_argument("a", metavar="A", help="variant name (see `repro variants`), or compare_gan / paper / github")
+    p.add_argument("b", metavar="B", help="variant name, or compare_gan / paper / github")
     p.add_argument("--resolution", type=int, default=32, help="image side in pixels (default 32)")
     p.add_argument("--width", type=float, default=1.0, help="channel multiplier (default 1.0: the paper's widths)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -22,22 +26,23 @@ def add_parser(subparsers) -> None:
 
 
 def compute(a: str, b: str, resolution: int = 32, width: float = 1.0) -> dict:
+    """The diff of A and B; with a reference on either side, :func:`repro.archdiff.diff_reference`
+    read from A's side."""
     refs = [n for n in (a, b) if n in archdiff.REFERENCES]
     if not refs:
         return archdiff.diff_variants(a, b, resolution=resolution, width=width)
-    if resolution != 32:
-        raise ValueError(f"the reference transcriptions exist at 32x32 only, not --resolution {resolution}")
     if len(refs) == 2:
         raise ValueError("compare a variant with a reference, not two references; "
                          f"references: {', '.join(archdiff.REFERENCES)}")
-    if a in archdiff.REFERENCES:  # reference first: diff variant vs reference, then swap sides
-        result = archdiff.diff_reference(b, a, width=width)
-        for row in result["rows"]:
-            for c in row["changes"]:
-                c["a"], c["b"] = c["b"], c["a"]
-            row["what"] = "; ".join(f"{c['a']} -> {c['b']} ({', '.join(c['where'])})" for c in row["changes"])
+    if a in archdiff.REFERENCES:  # reference first: diff variant vs reference, then read it from A's side
+        result = archdiff.diff_reference(b, a, resolution=resolution, width=width)
+        for key in ("rows", "unlisted"):
+            if key in result:
+                result[key] = archdiff.swap_sides(result[key])
+        if "listed" in result:  # variant -> variant with all flags, read backwards
+            result["listed"] = archdiff.swap_sides(result["listed"])
         return {**result, "a": a, "b": b}
-    return {**archdiff.diff_reference(a, b, width=width), "a": a, "b": b}
+    return {**archdiff.diff_reference(a, b, resolution=resolution, width=width), "a": a, "b": b}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,7 +51,14 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2, sort_keys=True))
         return 0
     print(f"{args.a} vs {args.b} at {args.resolution}x{args.resolution}, width {args.width:g}")
-    print(archdiff.format_rows(result["rows"], args.a, args.b))
+    if "unlisted" in result:
+        print(f"\n{archdiff.LISTED_TITLE}:")
+        print(archdiff.format_rows(result["listed"], args.a, args.b))
+        print(f"\n{archdiff.UNLISTED_TITLE}:")
+        print(archdiff.format_rows(result["unlisted"], args.a, args.b))
+        print()
+    else:
+        print(archdiff.format_rows(result["rows"], args.a, args.b))
     params = result["params"]
     if "package" in params:  # a variant against a reference transcription
         labels = {"package": next(n for n in (args.a, args.b) if n not in archdiff.REFERENCES),
@@ -57,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"parameters {labels[side]}: G {counts['G']:,}  D {counts['D']:,}  total {counts['total']:,}")
     if "conformance" in result:
         c = result["conformance"]
-        print(f"outputs with transplanted weights (float64, no SN): max |G diff| {c['generator_max_abs_diff']:.3g}, "
-              f"max |D diff| {c['discriminator_max_abs_diff']:.3g}")
+        print(f"outputs with transplanted weights (float64, width {c['width']:g}): "
+              f"max |G diff| {c['generator_max_abs_diff']:.3g} (|G| up to {c['generator_max_abs']:.3g}), "
+              f"max |D diff| {c['discriminator_max_abs_diff']:.3g} (|D| up to {c['discriminator_max_abs']:.3g})")
     return 0

@@ -7,12 +7,14 @@ import json
 
 from repro.gan import presets
 
-COLUMNS = ("variant", "architecture", "loss", "d_norm", "penalty", "flags")
+COLUMNS = ("variant", "architecture", "loss", "d_norm", "penalty", "flags", "table1", "study")
 
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("variants", help="list the variant presets",
-                              description="Print the presets table: one row per variant and the config fields it sets.")
+                              description="Print the presets table: one row per variant, the config fields it sets, "
+                                          "the Table 1 setting its config equals (table1, see --hparams) and whether "
+                                          "the study's own code could train it (study: yes, or no and why).")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
     p.add_argument("--filter", default="", metavar="SUBSTRING", help="only variants whose name contains SUBSTRING")
     p.set_defaults(func=run)
@@ -24,10 +26,24 @@ def rows(substring: str = "") -> list[dict]:
 
 
 def format_rows(table: list[dict]) -> str:
+    """Fixed-width text; a variant beyond the study reads ``no [n]``, with reason n below the table."""
+    reasons: list[str] = []
+
+    def cell(row: dict, column: str) -> str:
+        value = str(row.get(column, "-"))
+        if column == "study" and value.startswith("beyond: "):
+            reason = value[len("beyond: "):]
+            if reason not in reasons:
+                reasons.append(reason)
+            return f"no [{reasons.index(reason) + 1}]"
+        return value
+
     columns = list(COLUMNS) + sorted({k for r in table for k in r} - set(COLUMNS))
-    cells = [columns] + [[str(r.get(c, "-")) for c in columns] for r in table]
+    cells = [columns] + [[cell(r, c) for c in columns] for r in table]
     widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells)
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+    lines += [f"[{i}] beyond the study: {reason}" for i, reason in enumerate(reasons, start=1)]
+    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:

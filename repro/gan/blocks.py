@@ -1,12 +1,15 @@
-"""Building blocks of the study's generators and discriminators.
+"""Building blocks of the study's generators and discriminators (the ResNet blocks: ``resblocks``).
 
 Every block that forms a row of a layer table (``repro arch``) says what it is through
 ``table_label() -> (layer, kernel, resample)``; the output shape of the row comes from a dry
-forward pass (``repro.gan.layer_table``). Blocks whose details differ between the paper and the
-GitHub ResNet expose ``structure() -> dict`` computed from their submodules, which
-``repro.archdiff`` compares (see DESIGN.md, "The six ResNet differences").
+forward pass (``repro.gan.layer_table``). Every row also says what it is made of through
+``structure() -> dict``, computed from its submodules, which ``repro.archdiff`` compares with
+other variants and with the reference transcriptions in ``reference_impls/``.
 
 Image tensors are NCHW throughout; kernels are written ``[kh, kw, stride]`` as in the seed's table.
+Padding follows TensorFlow's 'SAME' rule, as compare_gan's ``conv2d``/``deconv2d`` do
+(arch_ops.py:559-592): a stride-2 5x5 conv pads 1 before and 2 after, which PyTorch's symmetric
+``padding`` cannot say, so :func:`same_conv` and :func:`same_deconv` add the asymmetric part.
 """
 
 from __future__ import annotations
@@ -17,39 +20,83 @@ from torch import nn
 
 from repro.gan import normalization
 
-def upsample2x(x: torch.Tensor) -> torch.Tensor:
-    """Nearest-neighbour x2 upsampling (N, C, H, W) -> (N, C, 2H, 2W).
 
-    Written as broadcast + reshape: its backward is a plain sum, deterministic on every device
-    (no scatter/atomic adds).
-    """
-    n, c, h, w = x.shape
-    return x[:, :, :, None, :, None].expand(n, c, h, 2, w, 2).reshape(n, c, 2 * h, 2 * w)
+# --------------------------------------------------------------------------- TF 'SAME' padding
+def same_padding(kernel: int, stride: int) -> tuple[int, int]:
+    """(before, after) TensorFlow 'SAME' padding of a conv on a map whose size the stride divides."""
+    total = max(kernel - stride, 0)
+    return total // 2, total - total // 2
 
 
-def downsample2x(x: torch.Tensor) -> torch.Tensor:
-    """2x2 average pooling, stride 2: (N, C, H, W) -> (N, C, H/2, W/2)."""
-    return F.avg_pool2d(x, kernel_size=2, stride=2)
+class PadThen(nn.Module):
+    """``inner(F.pad(x, pads))``: a conv with asymmetric 'SAME' padding. ``pads`` = (left, right, top, bottom)."""
+
+    def __init__(self, pads: tuple[int, int, int, int], inner: nn.Module):
+        super().__init__()
+        self.pads, self.inner = tuple(pads), inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(F.pad(x, self.pads))
 
 
+class CropThen(nn.Module):
+    """``deconv(x)`` without its last ``crop`` rows and columns: a transposed conv with 'SAME' output."""
+
+    def __init__(self, deconv: nn.ConvTranspose2d, crop: int):
+        super().__init__()
+        self.deconv, self.crop = deconv, crop
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.deconv(x)
+        return y[:, :, :y.shape[2] - self.crop, :y.shape[3] - self.crop]
+
+
+def same_conv(make_conv, kernel: int, stride: int) -> nn.Module:
+    """A conv with TF 'SAME' padding; ``make_conv(padding)`` builds the (possibly spectrally normed) conv."""
+    before, after = same_padding(kernel, stride)
+    if before == after:
+        return make_conv(before)
+    return PadThen((before, after, before, after), make_conv(0))
+
+
+def same_deconv(c_in: int, c_out: int, kernel: int, stride: int) -> nn.Module:
+    """A transposed conv whose output is ``stride`` times its input, aligned as TF's ``conv2d_transpose``
+    with 'SAME' padding (the adjoint of the 'SAME' conv): crop ``before`` at the start, the rest at the end."""
+    before, after = same_padding(kernel, stride)
+    deconv = nn.ConvTranspose2d(c_in, c_out, kernel, stride=stride, padding=before)
+    extra = kernel - stride - 2 * before  # torch crops `before` at both ends; TF keeps `after - before` more
+    return CropThen(deconv, extra) if extra > 0 else deconv
+
+
+def _padding(module: nn.Module) -> list[int]:
+    """[before, after] of a conv row along H, as the TF 'SAME' forward conv it equals would pad."""
+    if isinstance(module, PadThen):
+        return [module.pads[2], module.pads[3]]
+    conv = _find_conv(module)
+    p, k, s = conv.padding[0], conv.kernel_size[0], conv.stride[0]
+    if isinstance(conv, nn.ConvTranspose2d):  # the start crop is p; the forward conv pads k - s in all
+        return [p, k - s - p]
+    return [p, p]
+
+
+# --------------------------------------------------------------------------- structure helpers
 def conv_kind(module: nn.Module) -> str:
     """Structural name of a shortcut or layer: ``identity``, ``conv3x3``, ``avgpool, conv1x1`` ..."""
     if isinstance(module, nn.Identity):
         return "identity"
-    if isinstance(module, nn.Conv2d):
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
         kh, kw = module.kernel_size
         return f"conv{kh}x{kw}"
-    if isinstance(module, PoolThen):
-        return f"avgpool, {conv_kind(module.inner)}"
+    pooled = getattr(module, "pools_first", False)  # resblocks.PoolThen
     convs = [m for m in module.modules() if isinstance(m, nn.Conv2d)]
-    if len(convs) == 1:  # a wrapper (e.g. a spectral-norm module) around one conv
-        return conv_kind(convs[0])
+    if len(convs) == 1:  # a wrapper (spectral norm, pool-then-conv) around one conv
+        return ("avgpool, " if pooled else "") + conv_kind(convs[0])
     return type(module).__name__
 
 
-def d_norm_kind(conv: nn.Module, feature_norm: nn.Module | None) -> str:
-    """The discriminator normalization seen on a layer: spectral, batch, layer or none."""
-    if normalization.is_spectral_normed(conv):
+def norm_kind(conv: nn.Module | None, feature_norm: nn.Module | None) -> str:
+    """The normalization seen on a layer: spectral (on ``conv``'s weight, inside any wrapper), batch, layer or none."""
+    if conv is not None and any(normalization.is_spectral_normed(m) for m in conv.modules()):
         return "spectral"
     if feature_norm is None or isinstance(feature_norm, nn.Identity):
         return "none"
@@ -58,15 +105,35 @@ def d_norm_kind(conv: nn.Module, feature_norm: nn.Module | None) -> str:
     return "layer"
 
 
-class PoolThen(nn.Module):
-    """``inner(avgpool2x2(x))``: the optimized first block's shortcut (pool, then 1x1 conv)."""
+def bn_attrs(feature_norm: nn.Module) -> dict:
+    """A batch norm's epsilon and TF-style decay (1 - torch momentum); {} for anything else."""
+    if not isinstance(feature_norm, nn.modules.batchnorm._BatchNorm):
+        return {}
+    return {"bn_eps": feature_norm.eps, "bn_decay": 1.0 - feature_norm.momentum}
 
-    def __init__(self, inner: nn.Module):
-        super().__init__()
-        self.inner = inner
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.inner(downsample2x(x))
+def _find_conv(module: nn.Module) -> nn.Module:
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            return m
+    raise ValueError(f"no convolution inside {type(module).__name__}")
+
+
+def _conv_label(module: nn.Module, extra: list[str]):
+    conv = _find_conv(module)
+    transposed = isinstance(conv, nn.ConvTranspose2d)
+    resample = "-" if conv.stride[0] == 1 else ("U" if transposed else "D")
+    name = "Deconv" if transposed else "Conv"
+    return (", ".join([name] + extra), (conv.kernel_size[0], conv.kernel_size[1], conv.stride[0]), resample)
+
+
+def _conv_structure(module: nn.Module) -> dict:
+    conv = _find_conv(module)
+    transposed = isinstance(conv, nn.ConvTranspose2d)
+    c_in, c_out = (conv.in_channels, conv.out_channels)
+    return {"layer": "deconv" if transposed else "conv", "kernel": [conv.kernel_size[0], conv.kernel_size[1],
+                                                                   conv.stride[0]],
+            "in_channels": c_in, "out_channels": c_out, "padding": _padding(module)}
 
 
 # --------------------------------------------------------------------------- containers
@@ -109,21 +176,38 @@ class Discriminator(nn.Module):
         return {"part": "input", "input_range": list(self.input_range)}
 
 
-# --------------------------------------------------------------------------- generic rows
+# --------------------------------------------------------------------------- rows
 class LinearStem(nn.Module):
-    """z (N, z_dim) -> Linear -> reshape (N, C, S, S) [-> BN -> ReLU]. Table row ``Linear``."""
+    """z (N, z_dim) -> Linear -> (N, C, S, S), with or without batch norm and ReLU. Table row ``Linear``.
 
-    def __init__(self, z_dim: int, channels: int, size: int, bn_eps: float | None = None):
+    ``bn_over``: ``None`` (no BN: the ResNets, whose first block starts with BN), ``"channels"``
+    (reshape, then BN per channel: compare_gan's DCGAN, dcgan.py:67-70) or ``"features"`` (BN per
+    feature of the flat linear output, then reshape: compare_gan's SNDCGAN, sndcgan.py:59-62).
+    """
+
+    BN_OVER = ("channels", "features")
+
+    def __init__(self, z_dim: int, channels: int, size: int, bn_eps: float | None = None,
+                 bn_over: str | None = None):
         super().__init__()
+        if (bn_eps is None) != (bn_over is None) or bn_over not in (None, *self.BN_OVER):
+            raise ValueError(f"invalid stem batch norm bn_over={bn_over!r}, bn_eps={bn_eps!r}; "
+                             f"bn_over is one of {', '.join(self.BN_OVER)} with an eps, or both None")
         self.linear = nn.Linear(z_dim, channels * size * size)
-        self.channels, self.size = channels, size
-        # DCGAN-style generators normalise right after the projection; the ResNet ones leave
-        # that to the first residual block's leading BN.
-        self.bn = nn.BatchNorm2d(channels, eps=bn_eps) if bn_eps is not None else None
+        self.channels, self.size, self.bn_over = channels, size, bn_over
+        if bn_over == "channels":
+            self.bn = nn.BatchNorm2d(channels, eps=bn_eps)
+        elif bn_over == "features":
+            self.bn = nn.BatchNorm1d(channels * size * size, eps=bn_eps)
+        else:
+            self.bn = None
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = self.linear(z).reshape(z.shape[0], self.channels, self.size, self.size)
-        if self.bn is not None:
+        h = self.linear(z)
+        if self.bn_over == "features":
+            h = F.relu(self.bn(h))
+        h = h.reshape(z.shape[0], self.channels, self.size, self.size)
+        if self.bn_over == "channels":
             h = F.relu(self.bn(h))
         return h
 
@@ -133,7 +217,7 @@ class LinearStem(nn.Module):
     def structure(self) -> dict:
         out = {"part": "stem", "out_channels": self.channels, "size": self.size}
         if self.bn is not None:
-            out["bn_eps"] = self.bn.eps
+            out.update(bn_over=self.bn_over, **bn_attrs(self.bn))
         return out
 
 
@@ -151,11 +235,11 @@ class BNReLU(nn.Module):
         return ("BN, ReLU", None, "-")
 
     def structure(self) -> dict:
-        return {"part": "tail", "bn_eps": self.bn.eps}
+        return {"part": "tail", **bn_attrs(self.bn)}
 
 
 class ConvLayer(nn.Module):
-    """One convolution (kernel k, stride s, 'same'-style padding). Table row ``Conv [k, k, s]``."""
+    """The generator's last convolution (or transposed conv). Table row ``Conv [k, k, s]``."""
 
     def __init__(self, conv: nn.Module):
         super().__init__()
@@ -167,11 +251,16 @@ class ConvLayer(nn.Module):
     def table_label(self):
         return _conv_label(self.conv, [])
 
+    def structure(self) -> dict:
+        return {"part": "final_conv", **_conv_structure(self.conv)}
+
 
 class OutputActivation(nn.Module):
-    """The generator's last row: ``sigmoid`` (range [0, 1]) or ``tanh`` (range [-1, 1])."""
+    """The generator's last row: ``sigmoid`` and ``tanh_unit`` ((tanh(x) + 1) / 2, compare_gan's
+    (SN)DCGAN) give images in [0, 1]; ``tanh`` in [-1, 1]."""
 
-    RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
+    RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "tanh_unit": (0.0, 1.0)}
+    LABELS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "tanh_unit": "Tanh, (x+1)/2"}
 
     def __init__(self, kind: str):
         super().__init__()
@@ -180,13 +269,29 @@ class OutputActivation(nn.Module):
         self.kind = kind
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(x) if self.kind == "sigmoid" else torch.tanh(x)
+        if self.kind == "sigmoid":
+            return torch.sigmoid(x)
+        t = torch.tanh(x)
+        return t if self.kind == "tanh" else (t + 1.0) / 2.0
 
     def table_label(self):
-        return (self.kind.capitalize(), None, "-")
+        return (self.LABELS[self.kind], None, "-")
 
     def structure(self) -> dict:
         return {"part": "output", "activation": self.kind}
+
+
+class InputRescale(nn.Module):
+    """x * 2 - 1: compare_gan's SNDCGAN discriminator maps its [0, 1] input to [-1, 1] (sndcgan.py:105-108)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * 2.0 - 1.0
+
+    def table_label(self):
+        return ("x*2-1", None, "-")
+
+    def structure(self) -> dict:
+        return {"part": "input_map", "map": "x*2-1"}
 
 
 class ConvNormAct(nn.Module):
@@ -211,6 +316,10 @@ class ConvNormAct(nn.Module):
         return _conv_label(self.conv, ([self.norm_label] if self.norm_label else [])
                            + ["ReLU" if self.act == "relu" else "lReLU"])
 
+    def structure(self) -> dict:
+        return {"part": "block", **_conv_structure(self.conv), "norm": norm_kind(self.conv, self.norm),
+                **bn_attrs(self.norm), "act": "relu" if self.act == "relu" else f"lrelu({self.slope:g})"}
+
 
 class FlattenLinear(nn.Module):
     """(N, C, H, W) or (N, F) -> flatten -> linear -> (N, out). Table row ``Linear``."""
@@ -225,142 +334,37 @@ class FlattenLinear(nn.Module):
     def table_label(self):
         return ("Linear", None, "-")
 
+    def structure(self) -> dict:
+        inner = next(m for m in self.linear.modules() if isinstance(m, nn.Linear))
+        return {"part": "logit", "bias": inner.bias is not None}
+
 
 class GlobalPoolHead(nn.Module):
-    """Discriminator head: [norm] -> ReLU -> global pool over H, W (mean or sum) -> (N, C).
+    """Discriminator head: ReLU -> global pool over H, W (mean or sum) -> (N, C). No normalization:
+    compare_gan's head is ``relu``, ``reduce_mean``, linear (resnet_cifar.py:153-158).
 
     Table row ``ReLU, MP`` (mean pool, the paper's default) or ``ReLU, SP`` (sum, the SUM flag).
     """
 
     REDUCTIONS = ("mean", "sum")
 
-    def __init__(self, norm: nn.Module, reduce: str):
+    def __init__(self, reduce: str):
         super().__init__()
         if reduce not in self.REDUCTIONS:
             raise ValueError(f"invalid pooling reduction {reduce!r}; valid choices: {', '.join(self.REDUCTIONS)}")
-        self.norm, self.reduce = norm, reduce
+        self.reduce = reduce
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = F.relu(self.norm(x))
+        h = F.relu(x)
         return h.mean(dim=(2, 3)) if self.reduce == "mean" else h.sum(dim=(2, 3))
 
     def table_label(self):
-        pool = "MP" if self.reduce == "mean" else "SP"
-        prefix = "" if isinstance(self.norm, nn.Identity) else "Norm, "
-        return (f"{prefix}ReLU, {pool}", None, "-")
+        return (f"ReLU, {'MP' if self.reduce == 'mean' else 'SP'}", None, "-")
 
     def structure(self) -> dict:
         return {"part": "head", "pooling": self.reduce}
 
 
-def _conv_label(module: nn.Module, extra: list[str]):
-    conv = _find_conv(module)
-    transposed = isinstance(conv, nn.ConvTranspose2d)
-    resample = "-" if conv.stride[0] == 1 else ("U" if transposed else "D")
-    name = "Deconv" if transposed else "Conv"
-    return (", ".join([name] + extra), (conv.kernel_size[0], conv.kernel_size[1], conv.stride[0]), resample)
-
-
-def _find_conv(module: nn.Module) -> nn.Module:
-    for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-            return m
-    raise ValueError(f"no convolution inside {type(module).__name__}")
-
-
-# --------------------------------------------------------------------------- ResNet blocks
-class GResBlock(nn.Module):
-    """Generator up-block: BN ReLU up(nearest x2) conv3x3 BN ReLU conv3x3, plus shortcut.
-
-    Shortcut: upsample then a 1x1 conv (a learned shortcut whenever the block resamples, as both
-    compare_gan's and SNGAN's generator blocks have it). (N, c_in, S, S) -> (N, c_out, 2S, 2S).
-    """
-
-    def __init__(self, c_in: int, c_out: int, bn_eps: float):
-        super().__init__()
-        self.c_in, self.c_out = c_in, c_out
-        self.bn1 = nn.BatchNorm2d(c_in, eps=bn_eps)
-        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
-        self.bn2 = nn.BatchNorm2d(c_out, eps=bn_eps)
-        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
-        self.shortcut = nn.Conv2d(c_in, c_out, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(upsample2x(F.relu(self.bn1(x))))
-        h = self.conv2(F.relu(self.bn2(h)))
-        return h + self.shortcut(upsample2x(x))
-
-    def table_label(self):
-        return ("ResBlock", (3, 3, 1), "U")
-
-    def structure(self) -> dict:
-        return {"part": "block", "resample": "U", "in_channels": self.c_in, "out_channels": self.c_out,
-                "hidden_channels": self.conv1.out_channels, "shortcut": conv_kind(self.shortcut),
-                "bn_eps": self.bn1.eps if self.bn1.eps == self.bn2.eps else f"{self.bn1.eps}/{self.bn2.eps}"}
-
-
-class DResBlock(nn.Module):
-    """Discriminator block, pre-activation or optimized (DESIGN.md, "The six ResNet differences").
-
-    pre-activation: [norm] ReLU conv3x3(c_in->h) [norm] ReLU conv3x3(h->c_out) [avgpool 2x2];
-      shortcut ``conv3x3`` (default), or with SKIP the input itself (a 1x1 conv only where the
-      channels change); pooled when downsampling, after the conv.
-    optimized (OPT, first block only): conv3x3(c_in->c_out) [norm] ReLU conv3x3 [avgpool];
-      no leading ReLU, shortcut avgpool then 1x1 conv, hidden channels = c_out.
-    ``hidden_rule`` is ``"c_out"`` (default) or ``"c_in"`` (CIN). ``pre_norm`` is False for the
-    block that reads the raw image (no normalization of the input pixels).
-    (N, c_in, S, S) -> (N, c_out, S/2 or S, S/2 or S).
-    """
-
-    def __init__(self, c_in: int, c_out: int, *, downsample: bool, norm: str, sn_impl: str,
-                 optimized: bool = False, skip: bool = False, hidden_rule: str = "c_out", pre_norm: bool = True):
-        super().__init__()
-        if hidden_rule not in ("c_out", "c_in"):
-            raise ValueError(f"invalid hidden_rule {hidden_rule!r}; valid choices: c_out, c_in")
-        self.c_in, self.c_out, self.downsample, self.optimized = c_in, c_out, downsample, optimized
-        self.hidden_rule = "c_out" if optimized else hidden_rule  # OPT puts c_out inside
-        hidden = c_out if self.hidden_rule == "c_out" else c_in
-        if optimized:
-            self.pre = nn.Identity()  # no leading activation
-        else:
-            self.pre = nn.Sequential(normalization.d_feature_norm(norm, c_in) if pre_norm else nn.Identity(),
-                                     nn.ReLU())
-        self.conv1 = normalization.d_conv(norm, sn_impl, c_in, hidden, 3, padding=1)
-        self.norm2 = normalization.d_feature_norm(norm, hidden)
-        self.conv2 = normalization.d_conv(norm, sn_impl, hidden, c_out, 3, padding=1)
-        if optimized:
-            self.shortcut = PoolThen(normalization.d_conv(norm, sn_impl, c_in, c_out, 1))
-        elif skip:
-            self.shortcut = (nn.Identity() if c_in == c_out
-                             else normalization.d_conv(norm, sn_impl, c_in, c_out, 1))
-        else:
-            self.shortcut = normalization.d_conv(norm, sn_impl, c_in, c_out, 3, padding=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(self.pre(x))
-        h = self.conv2(F.relu(self.norm2(h)))
-        if self.downsample:
-            h = downsample2x(h)
-        s = self.shortcut(x)
-        if self.downsample and not isinstance(self.shortcut, PoolThen):  # PoolThen pooled before its conv
-            s = downsample2x(s)
-        return h + s
-
-    def table_label(self):
-        return ("ResBlock", (3, 3, 1), "D" if self.downsample else "-")
-
-    def structure(self) -> dict:
-        leading = [type(m).__name__ for m in self.pre.modules() if isinstance(m, (nn.ReLU, nn.LeakyReLU))]
-        return {
-            "part": "block",
-            "form": "optimized" if isinstance(self.pre, nn.Identity) and isinstance(self.shortcut, PoolThen)
-            else "pre-activation",
-            "resample": "D" if self.downsample else "-",
-            "in_channels": self.c_in,
-            "out_channels": self.c_out,
-            "leading_activation": "relu" if leading else "none",
-            "shortcut": conv_kind(self.shortcut),
-            "hidden_rule": self.hidden_rule,
-            "hidden_channels": _find_conv(self.conv1).out_channels,
-            "norm": d_norm_kind(self.conv1, self.norm2),
-        }
+__all__ = ["same_padding", "same_conv", "same_deconv", "PadThen", "CropThen", "conv_kind", "norm_kind", "bn_attrs",
+           "Generator", "Discriminator", "LinearStem", "BNReLU", "ConvLayer", "OutputActivation", "InputRescale", "ConvNormAct",
+           "FlattenLinear", "GlobalPoolHead"]

@@ -36,13 +36,14 @@ SN_IMPLS = ("compare_gan", "torch")
 SN_EPS = 1e-12  # compare_gan spectral_norm: epsilon of tf.nn.l2_normalize (bounds the squared norm)
 # tf.contrib.layers.layer_norm (compare_gan's ``layer_norm``) hard-codes variance_epsilon = 1e-12.
 LN_EPS = 1e-12
-# compare_gan's discriminator batch norms: the ResNet blocks use decay 0.9, eps 1e-5
-# (torch momentum = 1 - decay = 0.1, torch's defaults); the (SN)DCGAN ``ops.batch_norm`` uses
-# decay 0.999, eps 1e-3. Architectures pass their row: ``d_feature_norm("bn", c, **D_BATCH_NORM["dcgan"])``.
-D_BATCH_NORM = {
-    "resnet": {"bn_eps": 1e-5, "bn_momentum": 0.1},
-    "dcgan": {"bn_eps": 1e-3, "bn_momentum": 0.001},
-}
+# compare_gan's discriminator batch norm, every architecture: decay 0.9, eps 1e-5 (torch momentum =
+# 1 - decay = 0.1). HEAD: arch_ops.standardize_batch defaults to decay 0.999 / eps 1e-3, but every
+# example gin config sets standardize_batch.decay = 0.9 and .epsilon = 1e-5 (resnet_cifar10.gin,
+# sndcgan_celebahq128.gin, dcgan_celeba64.gin), and it is one configurable for G and D alike; the
+# 2018 code hard-coded the same values (src/gans/resnet_architecture.py:49-58 batch_norm_resnet,
+# src/gans/dcgan_architecture.py:28-37 batch_norm_dcgan).
+D_BN_EPS = 1e-5
+D_BN_MOMENTUM = 0.1
 
 _SN_LAYERS = (nn.Conv2d, nn.Linear)
 
@@ -227,11 +228,12 @@ def d_linear(norm: str, sn_impl: str, in_f: int, out_f: int, bias: bool = True) 
     return spectral_norm(linear, sn_impl) if norm == "sn" else linear
 
 
-def d_feature_norm(norm: str, channels: int, *, bn_eps: float = 1e-5, bn_momentum: float = 0.1) -> nn.Module:
+def d_feature_norm(norm: str, channels: int, *, bn_eps: float = D_BN_EPS,
+                   bn_momentum: float = D_BN_MOMENTUM) -> nn.Module:
     """The feature normalization placed after a D conv, input and output ``(N, channels, H, W)``.
 
-    ``bn``: ``BatchNorm2d`` (defaults = compare_gan's ResNet: TF decay 0.9 -> torch momentum 0.1,
-    eps 1e-5; see :data:`D_BATCH_NORM` for the DCGAN row). ``ln``: layer norm over (C, H, W) per
+    ``bn``: ``BatchNorm2d`` (defaults = compare_gan's: TF decay 0.9 -> torch momentum 0.1, eps 1e-5;
+    see :data:`D_BN_EPS`). ``ln``: layer norm over (C, H, W) per
     sample with a per-channel scale and offset. ``none`` and ``sn``: identity (SN acts on weights).
     """
     check_choice("d_norm", norm, NORMS)
@@ -246,6 +248,6 @@ def d_feature_norm(norm: str, channels: int, *, bn_eps: float = 1e-5, bn_momentu
     return nn.Identity()
 
 
-__all__ = ["NORMS", "SN_IMPLS", "SN_EPS", "LN_EPS", "D_BATCH_NORM", "SpectralNorm", "spectral_norm", "sn_matrix",
-           "l2_normalize", "power_iteration", "spectral_norm_impl", "is_spectral_normed", "raw_weight", "sigma",
+__all__ = ["NORMS", "SN_IMPLS", "SN_EPS", "LN_EPS", "D_BN_EPS", "D_BN_MOMENTUM", "SpectralNorm", "spectral_norm",
+           "sn_matrix", "l2_normalize", "power_iteration", "spectral_norm_impl", "is_spectral_normed", "raw_weight", "sigma",
            "d_conv", "d_linear", "d_feature_norm"]

@@ -1,8 +1,10 @@
 """Inception Score (Salimans et al., NeurIPS 2016): IS = exp(E_x KL(p(y|x) || p(y))).
 
-Computed per split as in the authors' release (openai/improved-gan): the N samples are cut into
-``splits`` consecutive parts of N // splits samples (a remainder is dropped), p(y) is the mean of
-p(y|x) within the part, and the reported pair is the mean and (population) std over the parts.
+Computed per split as in the authors' release (openai/improved-gan, ``inception_score/model.py``,
+``get_inception_score``, lines 47-52): part i of the N samples is rows
+``i * N // splits : (i + 1) * N // splits`` (every sample counts; parts differ in size by at most
+one when ``splits`` does not divide N), p(y) is the mean of p(y|x) within the part, and the
+reported pair is the mean and (population, ``np.std``) standard deviation of the per-part scores.
 """
 
 from __future__ import annotations
@@ -14,21 +16,36 @@ from repro.metrics._checks import as_float64
 from repro.registry import check_choice
 
 KINDS = ("auto", "probs", "logits")
-PROB_ATOL = 1e-6  # rows of a float32 softmax sum to 1 within a few 1e-7
+# Rows of probabilities must sum to 1 within this. float16 keeps each probability to 2^-11
+# relative, so a row's sum is off by up to ~5e-4 (plus subnormal flushing of tiny entries);
+# bfloat16 (2^-8) by up to ~4e-3. 1e-2 accepts both; rows are renormalised before use.
+PROB_SUM_TOL = 1e-2
+
+
+def _kind_of(x: np.ndarray) -> str:
+    """"probs" when every row is a probability vector (within PROB_SUM_TOL), "logits" when some
+    entry lies outside [0, 1]; otherwise neither reading is safe and the caller must say."""
+    if np.any(x < 0) or np.any(x > 1):
+        return "logits"
+    if np.all(np.abs(x.sum(axis=1) - 1.0) <= PROB_SUM_TOL):
+        return "probs"
+    raise ValueError("kind='auto' cannot tell probabilities from logits: every entry lies in [0, 1] but the "
+                     f"rows do not sum to 1 within {PROB_SUM_TOL}; pass kind='probs' or kind='logits'")
 
 
 def _log_probs(x: np.ndarray, kind: str) -> np.ndarray:
     check_choice("kind", kind, KINDS)
-    looks_like_probs = bool(np.all(x >= 0) and np.all(x <= 1) and np.allclose(x.sum(axis=1), 1.0, atol=PROB_ATOL))
     if kind == "auto":
-        kind = "probs" if looks_like_probs else "logits"
+        kind = _kind_of(x)
     if kind == "logits":
         return log_softmax(x, axis=1)
-    if not looks_like_probs:
+    sums = x.sum(axis=1, keepdims=True)
+    if np.any(x < 0) or np.any(x > 1) or np.any(np.abs(sums - 1.0) > PROB_SUM_TOL):
         raise ValueError(f"kind='probs' but the rows are not probability vectors (entries in [0, 1] "
-                         f"summing to 1 within {PROB_ATOL})")
+                         f"summing to 1 within {PROB_SUM_TOL})")
+    # renormalise: low-precision rows (float16) sum to 1 only within their rounding
     with np.errstate(divide="ignore"):
-        return np.log(x)
+        return np.log(x) - np.log(sums)
 
 
 def inception_score(probs_or_logits, splits: int = 10, *, kind: str = "auto") -> tuple[float, float]:
@@ -36,9 +53,12 @@ def inception_score(probs_or_logits, splits: int = 10, *, kind: str = "auto") ->
 
     Args:
         probs_or_logits: (N, C) class probabilities p(y|x) or unnormalised logits.
-        splits: number of parts (10 in the original protocol); needs N >= splits.
-        kind: "probs", "logits", or "auto" (probabilities when every row is a probability
-            vector, logits otherwise).
+        splits: number of parts (10 in the original protocol); needs N >= splits. Every sample
+            counts: part i is rows i*N//splits .. (i+1)*N//splits - 1.
+        kind: "probs", "logits", or "auto": logits when some entry lies outside [0, 1],
+            probabilities when every row sums to 1 within ``PROB_SUM_TOL`` (so float16-rounded
+            probabilities are read as probabilities), otherwise a ``ValueError`` asks for the kind.
+            Probability rows are renormalised to sum to 1.
     """
     x = as_float64("probs_or_logits", probs_or_logits, 2)
     if not isinstance(splits, (int, np.integer)) or isinstance(splits, bool) or splits < 1:
@@ -48,10 +68,10 @@ def inception_score(probs_or_logits, splits: int = 10, *, kind: str = "auto") ->
         raise ValueError(f"the Inception Score over {splits} splits needs at least {splits} samples, got {n}")
     logp = _log_probs(x, kind)
     p = np.exp(logp)
-    part = n // splits
     scores = []
     for k in range(splits):
-        lp, pk = logp[k * part:(k + 1) * part], p[k * part:(k + 1) * part]
+        lo, hi = k * n // splits, (k + 1) * n // splits  # improved-gan's bounds: no sample dropped
+        pk = p[lo:hi]
         py = pk.mean(axis=0)
         with np.errstate(divide="ignore"):
             log_py = np.log(py)

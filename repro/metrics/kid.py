@@ -34,12 +34,24 @@ def mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
     return float(sxx + syy - 2.0 * kxy.sum() / (m * m))
 
 
-def kid_subset_size(n_real: int, n_fake: int, subset_size: int) -> int:
-    """The subset size actually used: ``subset_size`` clipped to the smaller sample (with a warning)."""
-    used = min(subset_size, n_real, n_fake)
-    if used < subset_size:
-        warnings.warn(f"KID subset_size {subset_size} clipped to {used}: only {n_real} real and "
-                      f"{n_fake} generated samples", stacklevel=3)
+def fit_subset_size(n_real: int, n_fake: int, subset_size: int) -> int:
+    """The subset size to use with sets of ``n_real`` and ``n_fake`` samples (the evaluator's rule).
+
+    ``subset_size`` when both sets are larger; otherwise half the smaller set, with a warning. A
+    subset as large as its set is the whole set on every draw, so the spread over subsets would
+    not measure that side's sampling (and is ~1e-15 when both sides are whole); with half, the
+    subsets differ. The mean is unaffected in expectation: the estimate is unbiased for every
+    subset size (Binkowski et al., ICLR 2018), the spread grows as the subsets shrink.
+    """
+    smaller = min(n_real, n_fake)
+    if smaller < 4:
+        raise ValueError(f"KID needs at least 4 samples a side (subsets of >= 2 that differ), "
+                         f"got {n_real} real and {n_fake} generated")
+    if subset_size < smaller:
+        return int(subset_size)
+    used = smaller // 2
+    warnings.warn(f"KID subset_size {subset_size} shrunk to {used}: only {n_real} real and {n_fake} generated "
+                  f"samples, and subsets as large as a set would all be that set", stacklevel=2)
     return used
 
 
@@ -49,23 +61,33 @@ def kid(feat_real, feat_fake, *, num_subsets: int = 100, subset_size: int = 1000
 
     Args:
         feat_real: (N_r, d) features of real images; feat_fake: (N_f, d) of generated images.
-        num_subsets: number of subsets (100 as in Binkowski et al.'s code).
-        subset_size: samples per subset (1000 in the paper); clipped to min(N_r, N_f) with a
-            ``UserWarning`` when larger. At least 2 samples per subset are needed.
+        num_subsets: number of subsets, >= 2 (100 as in Binkowski et al.'s code).
+        subset_size: samples per subset (1000 in the paper), at least 2 and smaller than both
+            N_r and N_f: a subset as large as its set is the same set on every draw, and the
+            spread would measure nothing about that side (torch-fidelity refuses a subset larger
+            than a set; :func:`fit_subset_size` picks a size that fits).
         seed: seed of the generator that draws the subsets.
     """
     x = features("feat_real", feat_real, min_rows=2)
     y = features("feat_fake", feat_fake, min_rows=2, dim=x.shape[1])
-    if not isinstance(num_subsets, (int, np.integer)) or num_subsets < 1:
-        raise ValueError(f"num_subsets must be an integer >= 1, got {num_subsets!r}")
+    if not isinstance(num_subsets, (int, np.integer)) or isinstance(num_subsets, bool) or num_subsets < 2:
+        raise ValueError(f"num_subsets must be an integer >= 2 (the std is over subsets), got {num_subsets!r}")
     if not isinstance(subset_size, (int, np.integer)) or subset_size < 2:
         raise ValueError(f"KID subset_size must be an integer >= 2 (the unbiased estimate divides by "
                          f"m (m - 1)), got {subset_size!r}")
-    m = kid_subset_size(x.shape[0], y.shape[0], int(subset_size))
+    m = int(subset_size)
+    n_real, n_fake = x.shape[0], y.shape[0]
+    if m > min(n_real, n_fake):
+        raise ValueError(f"KID subset_size {m} is larger than a set ({n_real} real, {n_fake} generated samples); "
+                         f"use subset_size < {min(n_real, n_fake)}")
+    if m == min(n_real, n_fake):
+        raise ValueError(f"KID subset_size {m} equals a set's size ({n_real} real, {n_fake} generated): every subset "
+                         f"of that set is the whole set, so the spread over subsets would not measure its "
+                         f"sampling; use subset_size < {m}")
     rng = np.random.Generator(np.random.PCG64(seed))
     values = np.empty(num_subsets)
     for i in range(num_subsets):
-        ix = rng.choice(x.shape[0], m, replace=False)
-        iy = rng.choice(y.shape[0], m, replace=False)
+        ix = rng.choice(n_real, m, replace=False)
+        iy = rng.choice(n_fake, m, replace=False)
         values[i] = mmd2_unbiased(x[ix], y[iy])
     return float(values.mean()), float(values.std())

@@ -19,7 +19,7 @@ import torch
 from repro import data, hashing
 from repro.config import TrainConfig, to_dict
 from repro.determinism import derive_seed, resolve_device, seed_globals, torch_generator
-from repro.gan import architectures, losses, penalties
+from repro.gan import architectures, batching, losses, penalties
 from repro.gan.sampling import sample_z
 
 
@@ -77,7 +77,7 @@ class Trainer:
             x_real = self._real_batch()
             with torch.no_grad():
                 x_fake = self.G(self._z(x_real.shape[0]))
-            d_real, d_fake = self.D(x_real), self.D(x_fake)
+            d_real, d_fake = batching.discriminate(self.D, x_real, x_fake, cfg.d_batch)
             d_loss = self.loss_fn(d_real, d_fake)[0]
             penalty = self.penalty_fn(self.D, x_real, x_fake, generator=self.penalty_gen,
                                       data_range=self.D.input_range)
@@ -87,7 +87,7 @@ class Trainer:
             d_total.backward()
             self.opt_d.step()
         self.D.requires_grad_(False)  # the G update needs gradients through D, not for D
-        d_fake_g = self.D(self.G(self._z(cfg.batch_size)))
+        d_fake_g = batching.discriminate_fake(self.D, x_real, self.G(self._z(cfg.batch_size)), cfg.d_batch)
         g_loss = self.loss_fn(d_real.detach(), d_fake_g)[1]
         _check_finite(step, "generator loss", g_loss)
         self.opt_g.zero_grad(set_to_none=True)

@@ -4,7 +4,8 @@ Preprocessing follows the FID graph: images in [0, 1] are taken to pixel values 
 grayscale image is repeated to 3 channels, resized to 299x299 with TensorFlow 1.x bilinear
 resampling (``ResizeBilinear``, align_corners=False, no half-pixel centres: source coordinate =
 destination index x in/out, which differs from ``F.interpolate``), then scaled as
-(pixel - 128) / 128. Values are not quantised to uint8 (generated images stay continuous).
+(pixel - 128) / 128. The extractor does not quantise: the evaluation protocol rounds both image
+sets to 8-bit levels before they get here (``repro.metrics.protocols``).
 
 Logits: by default the *unbiased* logits pool3 @ W^T, as the original Inception Score code
 (openai/improved-gan) computes them from the graph's softmax weights; ``logits="biased"`` adds
