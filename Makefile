@@ -23,6 +23,7 @@ setup: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+## the slow tier: every SIGKILL window, concurrent writers, the DVC pipeline end to end (minutes)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow
 
