@@ -14,7 +14,7 @@ from typing import Any, Mapping
 from repro.config import RESNET_FLAGS, TrainConfig, from_dict, to_dict
 from repro.registry import Registry
 
-PRESETS: Registry[Mapping[str, Any]] = Registry("variant")
+PRESETS: Registry[Mapping[str, Any]] = Registry("variant", listing="`repro variants`")
 
 _PAPER_DEFAULT = {"architecture": "resnet", "loss": "ns", "d_norm": "sn", "penalty": "none"}
 
