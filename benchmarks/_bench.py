@@ -68,10 +68,17 @@ class Contender:
     run: Callable[[int], None]
     mode: str
     device: str
+    fill_uninitialized_memory: bool = True  # the execution-mode switch of TrainConfig's field
     blocks: list[float] = field(default_factory=list)  # seconds per step, one per block
 
+    @classmethod
+    def of(cls, name: str, runner: "LoopRunner") -> "Contender":
+        """Our loop, timed in its config's mode, device and fill setting."""
+        cfg = runner.cfg
+        return cls(name, runner, cfg.mode, str(runner.trainer.device), cfg.fill_uninitialized_memory)
+
     def time_block(self, steps: int) -> float:
-        with execution_mode(self.mode):
+        with execution_mode(self.mode, fill_uninitialized_memory=self.fill_uninitialized_memory):
             sync(self.device)
             start = time.perf_counter()
             self.run(steps)

@@ -70,6 +70,7 @@ KNOBS = {
     "sync_every=10": {"sync_every": 10},
     "trace_async": {"trace_async": True},
     "all four": FAST,
+    "fill_uninitialized_memory=false": {"fill_uninitialized_memory": False},  # deterministic mode only
 }
 COMPILE_KNOBS = {"compile=default": {"compile": "default"}, "compile=reduce-overhead": {"compile": "reduce-overhead"}}
 
@@ -172,7 +173,7 @@ def build(name: str, cfg: TrainConfig, mode: str, args) -> tuple[list[Contender]
         for label, changes in (("repro", {}), ("repro fast", FAST)):
             runner = LoopRunner(Trainer(cfg.replace(mode=mode, **changes), split))
             closers.append(runner)
-            contenders.append(Contender(label, runner, mode, args.device))
+            contenders.append(Contender.of(label, runner))
         contenders.append(Contender("plain", steps_of(PlainLoop(cfg, device)), mode, args.device))
         if name == "sngan_32":
             mimicry = _sngan32.Trainer(device, width=cfg.width, batch_size=cfg.batch_size, n_dis=cfg.n_dis)
@@ -190,7 +191,7 @@ def run_cases(args, peak: dict | None) -> dict:
             interleave(contenders, rounds=args.rounds, steps=args.steps, warmup=args.warmup)
             rows = {}
             for c in contenders:
-                with execution_mode(mode):
+                with execution_mode(mode, fill_uninitialized_memory=c.fill_uninitialized_memory):
                     flops = count_flops(lambda c=c: c.run(1), torch.device(args.device))
                 s = stats(c.blocks)
                 row = {**s, "flops_per_step": flops, "tflops_per_s": flops / s["median_s"] / 1e12, "blocks_s": c.blocks}
@@ -252,7 +253,7 @@ def compare_knobs(args) -> dict:
                     continue
                 build_s[label] = time.perf_counter() - t0
                 closers.append(runner)
-                contenders.append(Contender(label, runner, mode, args.device))
+                contenders.append(Contender.of(label, runner))
         interleave(contenders, rounds=args.rounds, steps=args.steps, warmup=args.warmup)
         for closer in closers:
             closer.close()

@@ -95,6 +95,7 @@ KNOBS = {
     "memory_format=channels_last": {"memory_format": "channels_last"},
     "sync_every=10": {"sync_every": 10},
     "trace_async": {"trace_async": True},
+    "fill_uninitialized_memory=false": {"fill_uninitialized_memory": False},
     "all but compile": {"adam_impl": "fused", "memory_format": "channels_last", "sync_every": 10,
                         "trace_async": True},
 }
@@ -127,7 +128,7 @@ def knobs_table(args) -> dict:
         for name, changes in {"defaults": {}, **knobs}.items():
             runner = LoopRunner(Trainer(cfg.replace(**changes), split))
             runners.append(runner)
-            contenders.append(Contender(name, runner, args.mode, "cpu"))
+            contenders.append(Contender.of(name, runner))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.arch} {args.resolution}px "
           f"x{args.channels}, width {args.width}, batch {args.batch_size}, {args.mode}; "
           f"{args.rounds} rounds x {args.steps} steps after {args.warmup} warm-up steps", flush=True)

@@ -66,6 +66,9 @@ class TrainConfig:
     compile: str = "none"  # none | default | reduce-overhead (torch.compile of G and D; reduce-overhead adds CUDA graphs)
     sync_every: int = 1  # steps between host reads of the losses; 1 checks every loss before its update
     trace_async: bool = False  # hash trace states in a background thread (same hashes, off the step's path)
+    # deterministic mode: torch fills every new tensor with NaN, a guard against reading uninitialised
+    # memory; false skips those fills (a correct run keeps its bits; repro.determinism)
+    fill_uninitialized_memory: bool = True
 
     def __post_init__(self) -> None:
         validate(self)
@@ -102,8 +105,9 @@ def validate(cfg: TrainConfig) -> None:
     check_choice("adam_impl", cfg.adam_impl, ADAM_IMPLS)
     check_choice("memory_format", cfg.memory_format, MEMORY_FORMATS)
     check_choice("compile", cfg.compile, COMPILE_MODES)
-    if not isinstance(cfg.trace_async, bool):
-        _fail("trace_async", cfg.trace_async, "must be true or false")
+    for name in ("trace_async", "fill_uninitialized_memory"):
+        if not isinstance(getattr(cfg, name), bool):
+            _fail(name, getattr(cfg, name), "must be true or false")
     if cfg.compile != "none" and cfg.penalty in ("gp", "dragan"):
         # AOTAutograd (torch.compile's training path) has no double backward; gp/dragan need one
         _fail("compile", cfg.compile, f"torch.compile cannot differentiate the {cfg.penalty} penalty's gradient "

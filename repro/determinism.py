@@ -6,6 +6,12 @@ benchmark off, oneDNN (mkldnn) deterministic on the CPU, ``CUBLAS_WORKSPACE_CONF
 the defaults people train with (cuDNN benchmark on, no deterministic algorithms, oneDNN free to
 use thread-timing-dependent reductions). Both modes use the same seeds.
 
+Deterministic mode also makes torch fill every new, uninitialised tensor (``torch.empty``)
+with NaN (``torch.utils.deterministic.fill_uninitialized_memory``, on by default): a guard that
+turns a read of uninitialised memory into a visible NaN, paid for with one fill per allocation.
+``fill_uninitialized_memory=False`` skips the fills; a run that never reads uninitialised memory
+(any correct one) keeps its bits, which tests check by hash.
+
 Modes are applied as a context that restores the previous global state on exit.
 
 Start-up: ``torch.use_deterministic_algorithms`` imports ``torch._inductor.config`` (about 1 s of
@@ -42,12 +48,16 @@ def _snapshot() -> dict:
         "mkldnn_deterministic": _mkldnn_deterministic(),
         "CUBLAS_WORKSPACE_CONFIG": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
         "threads": torch.get_num_threads(),
+        "fill_uninitialized_memory": _fill_uninitialized(),
     }
 
 
 @contextlib.contextmanager
-def execution_mode(mode: str, *, warn_only: bool = False, threads: int = 0) -> Iterator[dict]:
+def execution_mode(mode: str, *, warn_only: bool = False, threads: int = 0,
+                   fill_uninitialized_memory: bool = True) -> Iterator[dict]:
     """Apply ``mode`` (and an intra-op thread count when ``threads`` > 0); yield what was set.
+
+    ``fill_uninitialized_memory`` (deterministic mode): torch's NaN fill of new tensors (see above).
 
     The yielded dict is what a run records: the switches as they were inside the context.
     """
@@ -60,6 +70,7 @@ def execution_mode(mode: str, *, warn_only: bool = False, threads: int = 0) -> I
             torch.backends.cudnn.deterministic = True
             torch.backends.cudnn.benchmark = False
             _set_mkldnn_deterministic(True)
+            _set_fill_uninitialized(fill_uninitialized_memory)
         else:
             set_deterministic_algorithms(False)
             torch.backends.cudnn.deterministic = False
@@ -73,6 +84,7 @@ def execution_mode(mode: str, *, warn_only: bool = False, threads: int = 0) -> I
         torch.backends.cudnn.deterministic = before["cudnn_deterministic"]
         torch.backends.cudnn.benchmark = before["cudnn_benchmark"]
         _set_mkldnn_deterministic(before["mkldnn_deterministic"])
+        _set_fill_uninitialized(before["fill_uninitialized_memory"])
         if before["CUBLAS_WORKSPACE_CONFIG"] is None:
             os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
         else:
@@ -107,6 +119,17 @@ def sync_inductor() -> None:
     import torch._inductor.config as inductor_config
 
     inductor_config.deterministic = torch.are_deterministic_algorithms_enabled()
+
+
+def _fill_uninitialized() -> bool | None:
+    """torch.utils.deterministic.fill_uninitialized_memory (torch >= 2.1); None on builds without it."""
+    module = getattr(torch.utils, "deterministic", None)
+    return getattr(module, "fill_uninitialized_memory", None)
+
+
+def _set_fill_uninitialized(value: bool | None) -> None:
+    if value is not None and _fill_uninitialized() is not None:
+        torch.utils.deterministic.fill_uninitialized_memory = value
 
 
 def _mkldnn_deterministic() -> bool | None:

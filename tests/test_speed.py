@@ -82,6 +82,18 @@ def test_kernel_settings_are_repeatable_and_recorded(tiny_cfg, tmp_path, changes
     assert rundir.read_config(tmp_path / "a") == cfg
 
 
+def test_skipping_the_nan_fill_keeps_the_bits(tiny_cfg, tmp_path):
+    # torch's deterministic mode fills every new tensor with NaN; no op of a training step reads
+    # uninitialised memory, so skipping the fills changes nothing but the time
+    cfg = tiny_cfg.replace(steps=3)
+    a = train(cfg, tmp_path / "a", progress=False)
+    b = train(cfg.replace(fill_uninitialized_memory=False), tmp_path / "b", progress=False)
+    assert a["final_param_hash"] == b["final_param_hash"] and _rows(tmp_path / "a") == _rows(tmp_path / "b")
+    assert a["execution"]["fill_uninitialized_memory"] is True and b["execution"]["fill_uninitialized_memory"] is False
+    assert json.loads((tmp_path / "b" / "fingerprint.json").read_text())["speed"] == {"fill_uninitialized_memory": False}
+    assert torch.utils.deterministic.fill_uninitialized_memory is True  # restored after the run
+
+
 def test_default_run_records_no_speed_section(tiny_cfg, tmp_path):
     train(tiny_cfg.replace(steps=1), tmp_path / "r", progress=False)
     assert "speed" not in json.loads((tmp_path / "r" / "fingerprint.json").read_text())

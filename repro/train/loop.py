@@ -263,16 +263,18 @@ def compile_models(trainer: Trainer, mode: str) -> None:
 
 
 def speed_settings(cfg: TrainConfig) -> dict[str, Any]:
-    """The bit-changing speed settings that differ from the defaults, resolved for this machine
-    (``{}`` for a default run, so default fingerprints stay as they were). Keys: ``adam_impl``
-    (the kernel torch will run), ``memory_format``, ``compile`` with ``inductor_deterministic``
-    and the ``triton`` version where one is installed."""
+    """The bit-changing speed settings that differ from the defaults (``{}`` for a default run, so
+    default fingerprints stay as they were). Keys: ``adam_impl``, ``memory_format``,
+    ``fill_uninitialized_memory``, ``compile`` with Inductor's ``inductor_deterministic`` flag as
+    this process has it and the ``triton`` version where one is installed."""
     defaults = TrainConfig()
     out: dict[str, Any] = {}
     if cfg.adam_impl != defaults.adam_impl:
         out["adam_impl"] = cfg.adam_impl
     if cfg.memory_format != defaults.memory_format:
         out["memory_format"] = cfg.memory_format
+    if cfg.fill_uninitialized_memory != defaults.fill_uninitialized_memory:
+        out["fill_uninitialized_memory"] = cfg.fill_uninitialized_memory
     if cfg.compile != defaults.compile:
         from importlib import metadata
 

@@ -88,7 +88,8 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = False,
     out.mkdir(parents=True, exist_ok=True)
     io.write_json(out / rundir.CONFIG, to_dict(cfg))
 
-    with execution_mode(cfg.mode, threads=cfg.threads) as mode_settings:
+    with execution_mode(cfg.mode, threads=cfg.threads,
+                        fill_uninitialized_memory=cfg.fill_uninitialized_memory) as mode_settings:
         # inside the mode: the fingerprint's numerics switches and threads are the run's own
         io.write_json(out / rundir.FINGERPRINT, fingerprint.collect(speed=speed_settings(cfg)))
         trainer = Trainer(cfg)
