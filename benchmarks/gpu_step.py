@@ -263,7 +263,7 @@ def compare_knobs(args) -> dict:
         for c in contenders:
             s, r = stats(c.blocks), ratio(c.blocks, reference)
             rows[c.name] = {**s, "vs_defaults": r, "setup_s": build_s[c.name]}
-            print(f"{c.name:28} {fmt_ms(s):>32} {r['ratio']:7.3f} x defaults [{r['round_min']:.3f}-"
+            print(f"{c.name:32} {fmt_ms(s):>32} {r['ratio']:7.3f} x defaults [{r['round_min']:.3f}-"
                   f"{r['round_max']:.3f}] (setup {build_s[c.name]:.1f} s)")
         out[mode] = rows
         del contenders, closers

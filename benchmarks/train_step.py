@@ -137,12 +137,12 @@ def knobs_table(args) -> dict:
     for runner in runners:
         runner.close()
     reference = contenders[1].blocks  # the defaults
-    print(f"{'setting':28} {'per step (median [min-max])':>34} {'/ defaults':>11} {'round range':>14}")
+    print(f"{'setting':32} {'per step (median [min-max])':>34} {'/ defaults':>11} {'round range':>14}")
     rows = {}
     for c in contenders:
         s, r = stats(c.blocks), ratio(c.blocks, reference)
         rows[c.name] = {**s, "vs_defaults": r}
-        print(f"{c.name:28} {fmt_ms(s):>34} {r['ratio']:11.3f} {r['round_min']:6.3f}-{r['round_max']:.3f}")
+        print(f"{c.name:32} {fmt_ms(s):>34} {r['ratio']:11.3f} {r['round_min']:6.3f}-{r['round_max']:.3f}")
     print(f"({time.perf_counter() - start:.0f} s)")
     return {"config": to_dict(cfg), "threads": torch.get_num_threads(),
             "torch": torch.__version__, "rounds": args.rounds, "steps": args.steps, "rows": rows}

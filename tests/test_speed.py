@@ -60,6 +60,7 @@ def test_deferred_reads_report_the_exact_divergence_step(tiny_cfg, tmp_path):
     assert eager["status"] == late["status"] == "diverged"
     assert late["diverged_step"] == eager["diverged_step"]  # every loss is kept, so the step is exact
     assert late["diverged_reason"] == eager["diverged_reason"]
+    assert late["steps_completed"] == eager["steps_completed"] == late["diverged_step"] - 1
     step = late["diverged_step"]
     # nothing the non-finite updates reached is hashed in the trace or checkpointed
     assert all(s < step for s in rundir.checkpoint_steps(tmp_path / "late"))

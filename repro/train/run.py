@@ -166,7 +166,8 @@ def _loop(cfg: TrainConfig, out: Path, trainer: Trainer, record: dict, progress:
         record["status"] = "completed"
     record["wall_time_s"] += time.perf_counter() - session_start
     record["finished"] = _now()
-    record["steps_completed"] = trainer.step
+    # a deferred host read (sync_every > 1) finds a divergence steps after it: count the good ones
+    record["steps_completed"] = trainer.step if record["status"] != "diverged" else record["diverged_step"] - 1
     record["final_param_hash"] = trainer.param_hash()
     all_times = [r["step_time_s"] for r in rundir.read_trace(out) if "step_time_s" in r]
     if all_times:  # over every session of the run, not just this one
