@@ -182,28 +182,31 @@ def build(name: str, cfg: TrainConfig, mode: str, args) -> tuple[list[Contender]
 
 
 def run_cases(args, peak: dict | None) -> dict:
+    """Per case, every contender of both modes in one interleaved schedule (det and nondet blocks
+    alternate, so the det/nondet ratio pairs blocks measured side by side)."""
     results = {}
     for name, cfg in cases(args).items():
         t0 = time.perf_counter()
-        by_mode = {}
+        contenders, closers = [], []
         for mode in MODES:
-            contenders, closers = build(name, cfg, mode, args)
-            interleave(contenders, rounds=args.rounds, steps=args.steps, warmup=args.warmup)
-            rows = {}
-            for c in contenders:
-                with execution_mode(mode, fill_uninitialized_memory=c.fill_uninitialized_memory):
-                    flops = count_flops(lambda c=c: c.run(1), torch.device(args.device))
-                s = stats(c.blocks)
-                row = {**s, "flops_per_step": flops, "tflops_per_s": flops / s["median_s"] / 1e12, "blocks_s": c.blocks}
-                if peak:
-                    row["fraction_of_peak"] = {k: row["tflops_per_s"] / v for k, v in peak.items()}
-                rows[c.name] = row
-            for closer in closers:
-                closer.close()
-            by_mode[mode] = rows
-            del contenders, closers
-            if args.device.startswith("cuda"):
-                torch.cuda.empty_cache()
+            built, closing = build(name, cfg, mode, args)
+            contenders += built
+            closers += closing
+        interleave(contenders, rounds=args.rounds, steps=args.steps, warmup=args.warmup)
+        by_mode: dict[str, dict] = {mode: {} for mode in MODES}
+        for c in contenders:
+            with execution_mode(c.mode, fill_uninitialized_memory=c.fill_uninitialized_memory):
+                flops = count_flops(lambda c=c: c.run(1), torch.device(args.device))
+            s = stats(c.blocks)
+            row = {**s, "flops_per_step": flops, "tflops_per_s": flops / s["median_s"] / 1e12, "blocks_s": c.blocks}
+            if peak:
+                row["fraction_of_peak"] = {k: row["tflops_per_s"] / v for k, v in peak.items()}
+            by_mode[c.mode][c.name] = row
+        for closer in closers:
+            closer.close()
+        del contenders, closers
+        if args.device.startswith("cuda"):
+            torch.cuda.empty_cache()
         det, nondet = by_mode["deterministic"], by_mode["nondeterministic"]
         ratios = {n: ratio(det[n]["blocks_s"], nondet[n]["blocks_s"]) for n in det}
         results[name] = {"config": to_dict(cfg), "modes": by_mode, "det_over_nondet": ratios,
@@ -235,38 +238,46 @@ def print_case(name: str, cfg: TrainConfig, result: dict, peak: dict | None) -> 
 
 
 def compare_knobs(args) -> dict:
+    """ResNet CIFAR 32 px: our loop with each setting against the defaults, both modes in one
+    interleaved schedule."""
     cfg = cases(argparse.Namespace(**{**vars(args), "cases": "resnet_cifar_32"}))["resnet_cifar_32"]
     knobs = {**KNOBS, **(COMPILE_KNOBS if args.with_compile else {})}
     split = synthetic(cfg, n=4 * cfg.batch_size)
-    out = {}
+    out: dict = {"errors": {}}
+    contenders, closers, setup_s = [], [], {}
     for mode in MODES:
-        contenders, closers, build_s = [], [], {}
-        with execution_mode(mode):
-            for label, changes in {"defaults": {}, **knobs}.items():
-                t0 = time.perf_counter()
-                try:
+        for label, changes in {"defaults": {}, **knobs}.items():
+            if mode == "nondeterministic" and "fill_uninitialized_memory" in changes:
+                continue  # a deterministic-mode switch
+            t0 = time.perf_counter()
+            try:
+                with execution_mode(mode, fill_uninitialized_memory=changes.get("fill_uninitialized_memory", True)):
                     runner = LoopRunner(Trainer(cfg.replace(mode=mode, **changes), split))
                     runner(2)  # compiles here, outside the timed blocks
-                except Exception as exc:  # e.g. CUDA graphs refusing the step: report it, time the rest
-                    out.setdefault("errors", {})[f"{mode} {label}"] = f"{type(exc).__name__}: {exc}"[:500]
-                    print(f"{mode} {label}: {type(exc).__name__}: {str(exc)[:200]}", flush=True)
-                    continue
-                build_s[label] = time.perf_counter() - t0
-                closers.append(runner)
-                contenders.append(Contender.of(label, runner))
-        interleave(contenders, rounds=args.rounds, steps=args.steps, warmup=args.warmup)
-        for closer in closers:
-            closer.close()
-        reference = contenders[0].blocks
+            except Exception as exc:  # e.g. CUDA graphs refusing the step: report it, time the rest
+                out["errors"][f"{mode} {label}"] = f"{type(exc).__name__}: {exc}"[:500]
+                print(f"{mode} {label}: {type(exc).__name__}: {str(exc)[:200]}", flush=True)
+                continue
+            setup_s[(mode, label)] = time.perf_counter() - t0
+            closers.append(runner)
+            contenders.append(Contender.of(label, runner))
+    interleave(contenders, rounds=args.rounds, steps=args.steps, warmup=args.warmup)
+    for closer in closers:
+        closer.close()
+    for mode in MODES:
+        mine = [c for c in contenders if c.mode == mode]
+        reference = next(c for c in mine if c.name == "defaults").blocks
         print(f"\n== speed settings, resnet_cifar_32, {mode}")
         rows = {}
-        for c in contenders:
+        for c in mine:
             s, r = stats(c.blocks), ratio(c.blocks, reference)
-            rows[c.name] = {**s, "vs_defaults": r, "setup_s": build_s[c.name]}
+            rows[c.name] = {**s, "vs_defaults": r, "setup_s": setup_s[(mode, c.name)]}
             print(f"{c.name:32} {fmt_ms(s):>32} {r['ratio']:7.3f} x defaults [{r['round_min']:.3f}-"
-                  f"{r['round_max']:.3f}] (setup {build_s[c.name]:.1f} s)")
+                  f"{r['round_max']:.3f}] (setup {setup_s[(mode, c.name)]:.1f} s)")
         out[mode] = rows
-        del contenders, closers
+    del contenders, closers
+    if args.device.startswith("cuda"):
+        torch.cuda.empty_cache()
     return out
 
 
