@@ -8,7 +8,7 @@ system of the child) and each one's difference from importing torch alone. Comma
 - ``repro --help`` and ``repro train --help``: parsing only;
 - ``repro train`` up to its first step (the process exits as the first step starts: imports,
   config, data, models, optimisers, fingerprint: the start-up itself);
-- ``repro train`` (1 step, width 0.0625, batch 8, CPU, digits): a whole short run, start-up, the
+- ``repro train`` (1 step, width 0.0625, batch 8, CPU, 1 thread, digits): a whole short run, start-up, the
   first step (oneDNN prepares its kernels on a first call), a checkpoint and the hashes;
   the digits cache is warmed first (one untimed run of every command);
 - with ``--before PATH``: the same repro commands with the package imported from another
@@ -33,8 +33,10 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# One intra-op thread: on a loaded 2-core machine two OpenMP threads spin-wait for each other and
+# a step of 80 ms takes 0.4-4.6 s, which would swamp the start-up being measured.
 TRAIN_ARGS = ["train", "--quiet", "--force", "--steps", "1", "--set", "width=0.0625", "--set", "batch_size=8",
-              "--set", "device=cpu", "--set", "checkpoint_every=1"]
+              "--set", "device=cpu", "--set", "checkpoint_every=1", "--set", "threads=1"]
 
 
 def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
