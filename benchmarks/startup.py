@@ -115,7 +115,8 @@ def main() -> int:
             for name, (argv, env) in cmds.items():
                 samples[name].append(timed(argv, env))
         imports = importtime(*cmds["repro train, 1 step"]) if args.importtime else []
-    med = {name: (statistics.median(w for w, _ in s), statistics.median(c for _, c in s)) for name, s in samples.items()}
+    med = {name: (statistics.median(w for w, _ in s), statistics.median(c for _, c in s))
+           for name, s in samples.items()}
     ref_wall, ref_cpu = med["import torch"]
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
           f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}; {args.repeats} interleaved repeats; packages: {trees}")

@@ -63,7 +63,7 @@ class TrainConfig:
     # the last two change only when the host looks at the numbers. ---
     adam_impl: str = "auto"  # auto (torch's pick: loop on CPU, foreach on CUDA) | loop | foreach | fused
     memory_format: str = "contiguous"  # contiguous | channels_last (models and image batches)
-    compile: str = "none"  # none | default | reduce-overhead (torch.compile of G and D; reduce-overhead adds CUDA graphs)
+    compile: str = "none"  # none | default | reduce-overhead (torch.compile of G and D; the last adds CUDA graphs)
     sync_every: int = 1  # steps between host reads of the losses; 1 checks every loss before its update
     trace_async: bool = False  # hash trace states in a background thread (same hashes, off the step's path)
     # deterministic mode: torch fills every new tensor with NaN, a guard against reading uninitialised
@@ -212,5 +212,5 @@ def dumps(cfg: TrainConfig) -> str:
     return json.dumps(to_dict(cfg), indent=2, sort_keys=True)
 
 
-__all__ = ["TrainConfig", "MODES", "RESNET_FLAGS", "ADAM_IMPLS", "MEMORY_FORMATS", "COMPILE_MODES", "FIELD_NAMES", "validate", "to_dict", "from_dict",
-           "parse_value", "parse_overrides", "diff", "dumps"]
+__all__ = ["TrainConfig", "MODES", "RESNET_FLAGS", "ADAM_IMPLS", "MEMORY_FORMATS", "COMPILE_MODES", "FIELD_NAMES",
+           "validate", "to_dict", "from_dict", "parse_value", "parse_overrides", "diff", "dumps"]

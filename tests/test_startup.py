@@ -129,7 +129,8 @@ def test_help_prints_each_default_once_and_none_for_required(capsys):
         assert exc.value.code == 0
         text = capsys.readouterr().out
         assert "(default: None)" not in text and "(default: [])" not in text and "(default: False)" not in text
-        assert not re.search(r"\(default[^()]*\) \(default", " ".join(text.split())), command  # "(default 200) (default: 200)"
+        # never "(default 200) (default: 200)"
+        assert not re.search(r"\(default[^()]*\) \(default", " ".join(text.split())), command
 
 
 def test_version(capsys):
