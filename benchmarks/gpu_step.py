@@ -26,8 +26,9 @@ compile=reduce-overhead (the compile happens in the warm-up and its time is repo
 by device time side by side, to find what makes deterministic mode slower.
 
 Without CUDA it prints why and exits 0; ``--device cpu --tiny`` runs every code path small on
-the CPU (for tests; its numbers mean nothing). Budget: about 3-4 minutes on an H100 without
---with-compile (``--quick``: about half).
+the CPU (for tests; its numbers mean nothing). Budget, estimated from the FLOP counts (about
+1.2 TFLOP per step at 32 px, 7.6 at 128 px) before any GPU run: 3-4 minutes on an H100 with
+--compare-knobs and --profile, without --with-compile (``--quick``: about half).
 
     python benchmarks/gpu_step.py --out gpu_step.json [--compare-knobs] [--profile] [--quick]
 """
@@ -344,10 +345,12 @@ def main() -> int:
     p.add_argument("--out", default=None, help="write the results as JSON here")
     p.add_argument("--device", default="cuda", help="cuda (default) or cpu (with --tiny: exercise the code)")
     p.add_argument("--tiny", action="store_true", help="tiny widths, batches and images (code-path check)")
-    p.add_argument("--quick", action="store_true", help="fewer rounds and steps (about half the time)")
+    p.add_argument("--quick", action="store_true", help="3 rounds, 3 warm-up steps (about half the time)")
     p.add_argument("--cases", default="resnet_cifar_32,resnet19_128,sngan_32")
     p.add_argument("--rounds", type=int, default=None, help="interleaved blocks per contender (default 5, quick 3)")
-    p.add_argument("--steps", type=int, default=None, help="steps per block (default 10, quick 5)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="steps per block (default 10: one trace hash and one host read per block, so each "
+                        "block carries their cost exactly once)")
     p.add_argument("--warmup", type=int, default=None, help="warm-up steps per contender (default 5, quick 3)")
     p.add_argument("--compare-knobs", action="store_true", help="each speed setting on vs off (32 px, both modes)")
     p.add_argument("--with-compile", action="store_true", help="--compare-knobs: also torch.compile (minutes)")
@@ -365,8 +368,8 @@ def main() -> int:
         return 2
     quick = args.quick or args.tiny
     args.rounds = args.rounds or (3 if quick else 5)
-    args.steps = args.steps or (5 if quick else 10)
-    args.warmup = args.warmup if args.warmup is not None else (2 if quick else 5)
+    args.steps = args.steps or 10
+    args.warmup = args.warmup if args.warmup is not None else (3 if quick else 5)
     if args.tiny:
         args.width, args.batch_size, args.res32, args.res128 = 0.0625, 4, 16, 16
         args.rounds, args.steps, args.warmup, args.profile_steps = 2, 1, 1, 1
