@@ -16,8 +16,9 @@ from repro import fingerprint, io
 from repro.config import TrainConfig, diff, to_dict
 from repro.determinism import execution_mode
 from repro.train import rundir
-from repro.train.loop import Diverged, Trainer, timed_step
+from repro.train.loop import Diverged, Trainer, speed_settings
 from repro.train.progress import Progress
+from repro.train.steps import Stepper
 
 EXIT_COMPLETED = 0
 EXIT_DIVERGED = 3  # documented in README and `repro train --help`
@@ -87,9 +88,10 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = False,
     out.mkdir(parents=True, exist_ok=True)
     io.write_json(out / rundir.CONFIG, to_dict(cfg))
 
-    with execution_mode(cfg.mode, threads=cfg.threads) as mode_settings:
+    with execution_mode(cfg.mode, threads=cfg.threads,
+                        fill_uninitialized_memory=cfg.fill_uninitialized_memory) as mode_settings:
         # inside the mode: the fingerprint's numerics switches and threads are the run's own
-        io.write_json(out / rundir.FINGERPRINT, fingerprint.collect())
+        io.write_json(out / rundir.FINGERPRINT, fingerprint.collect(speed=speed_settings(cfg)))
         trainer = Trainer(cfg)
         record: dict[str, Any] = {
             "status": "running", "mode": cfg.mode, "seed": cfg.seed, "steps": cfg.steps, "steps_completed": 0,
@@ -117,29 +119,38 @@ def _truncate_trace(out: Path, step: int) -> None:
 
 def _loop(cfg: TrainConfig, out: Path, trainer: Trainer, record: dict, progress: bool, log_every_s: float,
           step_callback: Callable[[Trainer], None] | None) -> dict:
-    bar = Progress(cfg.steps, f"train {cfg.mode} seed={cfg.seed}", every_s=log_every_s, enabled=progress)
+    bar = Progress(cfg.steps, f"train {cfg.mode} seed={cfg.seed}", every_s=log_every_s, enabled=progress,
+                   initial=trainer.step)
     session_start = time.perf_counter()
+    stepper = Stepper(trainer)  # rows come back at host reads: every step unless sync_every > 1
+
+    def write(rows: list[dict]) -> None:
+        for row in rows:
+            trace.write(json.dumps(row, sort_keys=True) + "\n")
+        trace.flush()
+        if rows:
+            bar.update(rows[-1]["step"], d_loss=rows[-1]["d_loss"], g_loss=rows[-1]["g_loss"])
+
     with open(out / rundir.TRACE, "a", encoding="utf-8") as trace:
         try:
             while trainer.step < cfg.steps:
-                values, seconds = timed_step(trainer)
-                step = trainer.step
+                step = stepper.step()
                 if step_callback is not None:
                     step_callback(trainer)
-                row = {"step": step, **values, "step_time_s": seconds}
                 if step % cfg.trace_every == 0 or step == cfg.steps:
-                    row["param_hash"] = trainer.full_hash()
-                trace.write(json.dumps(row, sort_keys=True) + "\n")
-                trace.flush()
+                    stepper.trace()
+                checkpoint = step % cfg.checkpoint_every == 0 or step == cfg.steps
+                if checkpoint or stepper.due():
+                    write(stepper.flush(wait=checkpoint))  # the trace is complete up to a checkpoint
                 _fault("kill-after-step", step)
-                if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                if checkpoint:
                     _save_checkpoint(out, trainer)
                     record["steps_completed"] = step
                     record["wall_time_s"] = record["wall_time_s"] + time.perf_counter() - session_start
                     session_start = time.perf_counter()
                     io.write_json(out / rundir.RUN, record)
-                bar.update(step, d_loss=values["d_loss"], g_loss=values["g_loss"])
         except Diverged as exc:
+            write(exc.rows)
             trace.write(json.dumps({"step": exc.step, "diverged": exc.what}, sort_keys=True) + "\n")
             record.update(status="diverged", diverged_step=exc.step, diverged_reason=str(exc),
                           last_good_checkpoint=(rundir.checkpoint_steps(out) or [None])[-1])
@@ -148,11 +159,15 @@ def _loop(cfg: TrainConfig, out: Path, trainer: Trainer, record: dict, progress:
             record["wall_time_s"] += time.perf_counter() - session_start
             io.write_json(out / rundir.RUN, record)
             raise
+        finally:
+            stepper.close()
+            bar.close()
     if record["status"] == "running":
         record["status"] = "completed"
     record["wall_time_s"] += time.perf_counter() - session_start
     record["finished"] = _now()
-    record["steps_completed"] = trainer.step
+    # a deferred host read (sync_every > 1) finds a divergence steps after it: count the good ones
+    record["steps_completed"] = trainer.step if record["status"] != "diverged" else record["diverged_step"] - 1
     record["final_param_hash"] = trainer.param_hash()
     all_times = [r["step_time_s"] for r in rundir.read_trace(out) if "step_time_s" in r]
     if all_times:  # over every session of the run, not just this one
