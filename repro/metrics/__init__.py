@@ -14,12 +14,15 @@ Extractors live in ``repro.metrics.extractors``; named protocols and the uint8 q
 ``repro.metrics.evaluate``.
 """
 
-# Loaded on first use (PEP 562): importing a submodule such as ``repro.metrics.protocols`` (the
-# CLI does, to print its defaults) must not pull in torch and scipy through these.
+from repro.metrics.inception_score import inception_score
+from repro.metrics.kid import kid
+
+# The rest loads on first use (PEP 562): importing a submodule such as ``repro.metrics.protocols``
+# (the CLI does, to print its defaults) must not pull in scipy and torch through these. The two
+# above are imported eagerly because each shares its name with its module, which a later import
+# of that submodule would otherwise put in the function's place.
 _PUBLIC = {
     "frechet_distance": "repro.metrics.fid",
-    "inception_score": "repro.metrics.inception_score",
-    "kid": "repro.metrics.kid",
     "StreamingStats": "repro.metrics.stats",
     "stats_of": "repro.metrics.stats",
     "FIDBootstrap": "repro.metrics.uncertainty",
@@ -39,4 +42,4 @@ def __getattr__(name: str):
     return value
 
 
-__all__ = list(_PUBLIC)
+__all__ = ["inception_score", "kid", *_PUBLIC]
