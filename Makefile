@@ -48,3 +48,6 @@ baseline-ci: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/fid.py
 	$(BIN)/python benchmarks/train_step.py
+	$(BIN)/python benchmarks/train_step.py --knobs --threads 1
+	$(BIN)/python benchmarks/startup.py
+	$(BIN)/python benchmarks/gpu_step.py   # skips without CUDA

@@ -15,6 +15,9 @@ from typing import Any, Mapping
 
 MODES = ("deterministic", "nondeterministic")
 RESNET_FLAGS = ("skip", "cin", "opt", "sum", "tan", "eps")
+ADAM_IMPLS = ("auto", "loop", "foreach", "fused")
+MEMORY_FORMATS = ("contiguous", "channels_last")
+COMPILE_MODES = ("none", "default", "reduce-overhead")
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,18 @@ class TrainConfig:
     threads: int = 0  # intra-op CPU threads; 0 = torch's default for this machine
     device: str = "auto"  # auto (cuda when available, else cpu) | cpu | cuda | cuda:N
 
+    # --- speed (repro.train.loop; benchmarks/gpu_step.py measures each). The first three change the
+    # bits of a run, so a run records them (config.json, and fingerprint.json's "speed" when not the default);
+    # the last two change only when the host looks at the numbers. ---
+    adam_impl: str = "auto"  # auto (torch's pick: loop on CPU, foreach on CUDA) | loop | foreach | fused
+    memory_format: str = "contiguous"  # contiguous | channels_last (models and image batches)
+    compile: str = "none"  # none | default | reduce-overhead (torch.compile of G and D; the last adds CUDA graphs)
+    sync_every: int = 1  # steps between host reads of the losses; 1 checks every loss before its update
+    trace_async: bool = False  # hash trace states in a background thread (same hashes, off the step's path)
+    # deterministic mode: torch fills every new tensor with NaN, a guard against reading uninitialised
+    # memory; false skips those fills (a correct run keeps its bits; repro.determinism)
+    fill_uninitialized_memory: bool = True
+
     def __post_init__(self) -> None:
         validate(self)
 
@@ -78,7 +93,8 @@ class TrainConfig:
 
 FIELD_NAMES = tuple(f.name for f in fields(TrainConfig))
 
-_POSITIVE_INT = ("resolution", "channels", "z_dim", "n_dis", "batch_size", "steps", "checkpoint_every", "trace_every")
+_POSITIVE_INT = ("resolution", "channels", "z_dim", "n_dis", "batch_size", "steps", "checkpoint_every", "trace_every",
+                 "sync_every")
 
 
 def _fail(field_name: str, value: Any, rule: str) -> None:
@@ -96,6 +112,16 @@ def validate(cfg: TrainConfig) -> None:
     check_choice("d_norm", cfg.d_norm, normalization.NORMS)
     check_choice("sn_impl", cfg.sn_impl, normalization.SN_IMPLS)
     check_choice("mode", cfg.mode, MODES)
+    check_choice("adam_impl", cfg.adam_impl, ADAM_IMPLS)
+    check_choice("memory_format", cfg.memory_format, MEMORY_FORMATS)
+    check_choice("compile", cfg.compile, COMPILE_MODES)
+    for name in ("trace_async", "fill_uninitialized_memory"):
+        if not isinstance(getattr(cfg, name), bool):
+            _fail(name, getattr(cfg, name), "must be true or false")
+    if cfg.compile != "none" and cfg.penalty in ("gp", "dragan"):
+        # AOTAutograd (torch.compile's training path) has no double backward; gp/dragan need one
+        _fail("compile", cfg.compile, f"torch.compile cannot differentiate the {cfg.penalty} penalty's gradient "
+                                      "(no double backward); use compile=none")
     for flag in cfg.flags:
         check_choice("flag", flag, RESNET_FLAGS)
     if len(set(cfg.flags)) != len(cfg.flags):
@@ -204,5 +230,5 @@ def dumps(cfg: TrainConfig) -> str:
     return json.dumps(to_dict(cfg), indent=2, sort_keys=True)
 
 
-__all__ = ["TrainConfig", "MODES", "RESNET_FLAGS", "FIELD_NAMES", "validate", "to_dict", "from_dict",
-           "parse_value", "parse_overrides", "diff", "dumps"]
+__all__ = ["TrainConfig", "MODES", "RESNET_FLAGS", "ADAM_IMPLS", "MEMORY_FORMATS", "COMPILE_MODES", "FIELD_NAMES",
+           "validate", "to_dict", "from_dict", "parse_value", "parse_overrides", "diff", "dumps"]

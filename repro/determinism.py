@@ -6,7 +6,19 @@ benchmark off, oneDNN (mkldnn) deterministic on the CPU, ``CUBLAS_WORKSPACE_CONF
 the defaults people train with (cuDNN benchmark on, no deterministic algorithms, oneDNN free to
 use thread-timing-dependent reductions). Both modes use the same seeds.
 
+Deterministic mode also makes torch fill every new, uninitialised tensor (``torch.empty``)
+with NaN (``torch.utils.deterministic.fill_uninitialized_memory``, on by default): a guard that
+turns a read of uninitialised memory into a visible NaN, paid for with one fill per allocation.
+``fill_uninitialized_memory=False`` skips the fills; a run that never reads uninitialised memory
+(any correct one) keeps its bits, which tests check by hash.
+
 Modes are applied as a context that restores the previous global state on exit.
+
+Start-up: ``torch.use_deterministic_algorithms`` imports ``torch._inductor.config`` (about 1 s of
+CPU, most of the compiler stack) only to set Inductor's own ``deterministic`` flag. An eager run
+never needs Inductor, so :func:`set_deterministic_algorithms` sets the core switch directly and
+sets Inductor's flag only where Inductor is already loaded; a compiled run loads Inductor first
+(:func:`sync_inductor`), so its flag always follows the mode.
 """
 
 from __future__ import annotations
@@ -15,6 +27,7 @@ import contextlib
 import hashlib
 import os
 import random
+import sys
 from typing import Iterator
 
 import numpy as np
@@ -35,12 +48,16 @@ def _snapshot() -> dict:
         "mkldnn_deterministic": _mkldnn_deterministic(),
         "CUBLAS_WORKSPACE_CONFIG": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
         "threads": torch.get_num_threads(),
+        "fill_uninitialized_memory": _fill_uninitialized(),
     }
 
 
 @contextlib.contextmanager
-def execution_mode(mode: str, *, warn_only: bool = False, threads: int = 0) -> Iterator[dict]:
+def execution_mode(mode: str, *, warn_only: bool = False, threads: int = 0,
+                   fill_uninitialized_memory: bool = True) -> Iterator[dict]:
     """Apply ``mode`` (and an intra-op thread count when ``threads`` > 0); yield what was set.
+
+    ``fill_uninitialized_memory`` (deterministic mode): torch's NaN fill of new tensors (see above).
 
     The yielded dict is what a run records: the switches as they were inside the context.
     """
@@ -49,12 +66,13 @@ def execution_mode(mode: str, *, warn_only: bool = False, threads: int = 0) -> I
     try:
         if mode == "deterministic":
             os.environ["CUBLAS_WORKSPACE_CONFIG"] = CUBLAS_WORKSPACE
-            torch.use_deterministic_algorithms(True, warn_only=warn_only)
+            set_deterministic_algorithms(True, warn_only=warn_only)
             torch.backends.cudnn.deterministic = True
             torch.backends.cudnn.benchmark = False
             _set_mkldnn_deterministic(True)
+            _set_fill_uninitialized(fill_uninitialized_memory)
         else:
-            torch.use_deterministic_algorithms(False)
+            set_deterministic_algorithms(False)
             torch.backends.cudnn.deterministic = False
             torch.backends.cudnn.benchmark = True
             _set_mkldnn_deterministic(False)
@@ -62,15 +80,56 @@ def execution_mode(mode: str, *, warn_only: bool = False, threads: int = 0) -> I
             torch.set_num_threads(threads)
         yield {"mode": mode, **_snapshot()}
     finally:
-        torch.use_deterministic_algorithms(before["deterministic_algorithms"], warn_only=before["warn_only"])
+        set_deterministic_algorithms(before["deterministic_algorithms"], warn_only=before["warn_only"])
         torch.backends.cudnn.deterministic = before["cudnn_deterministic"]
         torch.backends.cudnn.benchmark = before["cudnn_benchmark"]
         _set_mkldnn_deterministic(before["mkldnn_deterministic"])
+        _set_fill_uninitialized(before["fill_uninitialized_memory"])
         if before["CUBLAS_WORKSPACE_CONFIG"] is None:
             os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
         else:
             os.environ["CUBLAS_WORKSPACE_CONFIG"] = before["CUBLAS_WORKSPACE_CONFIG"]
         torch.set_num_threads(before["threads"])
+
+
+_INDUCTOR_CONFIG = "torch._inductor.config"
+
+
+def set_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:
+    """``torch.use_deterministic_algorithms(mode, warn_only=...)`` without importing Inductor.
+
+    Same effect on every eager op; Inductor's ``deterministic`` flag (which only compiled code
+    reads) is set when Inductor is loaded, else left for :func:`sync_inductor` to set at load.
+    """
+    setter = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if setter is None:  # a torch without the private setter: the public call (imports Inductor)
+        torch.use_deterministic_algorithms(mode, warn_only=warn_only)
+        return
+    setter(mode, warn_only=warn_only)
+    if _INDUCTOR_CONFIG in sys.modules:
+        sys.modules[_INDUCTOR_CONFIG].deterministic = mode
+
+
+def sync_inductor() -> None:
+    """Load Inductor's config and make its ``deterministic`` flag follow the current mode.
+
+    Call before compiling (``torch.compile``): the mode may have been set while Inductor was
+    not loaded. Restoring a mode afterwards sets the flag too, since Inductor is then loaded.
+    """
+    import torch._inductor.config as inductor_config
+
+    inductor_config.deterministic = torch.are_deterministic_algorithms_enabled()
+
+
+def _fill_uninitialized() -> bool | None:
+    """torch.utils.deterministic.fill_uninitialized_memory (torch >= 2.1); None on builds without it."""
+    module = getattr(torch.utils, "deterministic", None)
+    return getattr(module, "fill_uninitialized_memory", None)
+
+
+def _set_fill_uninitialized(value: bool | None) -> None:
+    if value is not None and _fill_uninitialized() is not None:
+        torch.utils.deterministic.fill_uninitialized_memory = value
 
 
 def _mkldnn_deterministic() -> bool | None:

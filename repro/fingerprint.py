@@ -7,7 +7,8 @@ CI gate may compare parameter hashes exactly or must fall back to a noise band.
 
 Layout (top-level keys): ``cpu``, ``cuda`` (torch's view of its devices), ``env`` (numerics env
 vars, ``null`` when unset), ``git``, ``numerics`` (torch switches), ``numpy``, ``nvml`` (GPUs
-through NVML), ``python``, ``schema``, ``scipy``, ``threads``, ``torch``.
+through NVML), ``python``, ``schema``, ``scipy``, ``threads``, ``torch``, and ``speed`` only for a
+run with non-default speed settings (see ``collect``).
 
 Only ``nvml.devices.*.clocks_mhz`` (current clocks) changes between two calls on one machine: see
 ``VOLATILE_KEYS``. Nothing here touches any RNG. On a machine with a GPU, ``collect()`` initialises
@@ -78,6 +79,7 @@ STRICT_KEYS = (
     "threads",
     "env",
     "numerics",
+    "speed",
     "cuda.available",
     "cuda.device_count",
     "cuda.devices.*.name",
@@ -111,13 +113,19 @@ MISSING = _Missing()
 # --------------------------------------------------------------------------- collection
 
 
-def collect() -> dict[str, Any]:
+def collect(speed: dict[str, Any] | None = None) -> dict[str, Any]:
     """Fingerprint this process's environment.
+
+    ``speed``: a run's bit-changing speed settings that differ from the defaults
+    (``repro.train.loop.speed_settings``: Adam kernel, memory format, torch.compile with Inductor's
+    deterministic flag and the triton version), stored under ``speed`` when not empty, so that a
+    default run's fingerprint is unchanged and a run with other kernels never matches it strictly.
 
     Returns a dict of plain JSON types (str, int, bool, None, list, dict) with keys sorted at every
     level, identical between calls on one machine except ``VOLATILE_KEYS``. Never raises for a
     missing GPU, driver, NVML library or git: those sections say why they are empty.
-    Takes well under a second (no GPU) and imports only torch, numpy and scipy (plus pynvml).
+    Takes well under a second (no GPU) and imports only torch and numpy (plus pynvml); scipy's
+    version is read from its package metadata, without importing it.
     """
     import torch
 
@@ -139,17 +147,22 @@ def collect() -> dict[str, Any]:
         "cuda": _cuda_info(torch),
         "git": git_info(),
     }
+    if speed:
+        fp["speed"] = dict(speed)
     # Round-trip through JSON: guarantees plain JSON types (tuples -> lists) and sorted keys, so
     # collect() == json.load(json.dump(collect())) and diff() never sees a tuple/list mismatch.
     return json.loads(json.dumps(fp, sort_keys=True, allow_nan=False))
 
 
 def _module_version(name: str) -> str | None:
+    """The installed version of distribution ``name`` from its metadata (no import: scipy alone
+    would add tens of milliseconds to every run's start)."""
+    from importlib import metadata
+
     try:
-        module = __import__(name)
-    except ImportError:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
         return None
-    return str(getattr(module, "__version__", None))
 
 
 def _safe(fn: Callable[[], Any], default: Any = None) -> Any:

@@ -99,7 +99,7 @@ def test_corrupt_image_names_the_file(tmp_path):
 def test_missing_root_names_option_variable_and_layout():
     for name, var in (("folder", "REPRO_FOLDER_ROOT"), ("celeba_hq_128", "REPRO_CELEBA_HQ_128_ROOT"),
                       ("lsun_bedroom", "REPRO_LSUN_BEDROOM_ROOT")):
-        with pytest.raises(ValueError, match=rf"root=PATH .*--root PATH.*{var}.*Expected layout"):
+        with pytest.raises(ValueError, match=rf"{var} or pass root=PATH .*--data-root PATH on repro train.*Expected layout"):
             data.load(name, "train")
 
 

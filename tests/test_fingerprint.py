@@ -428,7 +428,7 @@ def test_strict_keys_name_real_fields(fp_outside_git):
     # so a typo in STRICT_KEYS cannot silently weaken the gate.
     flat = fingerprint.flatten(fp_outside_git)
     for pattern in fingerprint.STRICT_KEYS:
-        if pattern.startswith(("nvml.", "cuda.devices")):
+        if pattern.startswith(("nvml.", "cuda.devices")) or pattern == "speed":  # speed: non-default runs only
             continue
         assert any(fingerprint.is_strict_key(k) and (k == pattern or k.startswith(pattern + ".")) for k in flat), \
             pattern
@@ -488,3 +488,12 @@ def test_cli_env_bad_option_combinations(env_cli_only, tmp_path, capsys):
     (tmp_path / "a.json").write_text("{}")
     assert main(["env", "--diff", str(tmp_path / "a.json"), str(tmp_path / "a.json"), "--out", "x.json"]) == 2
     assert "--out" in capsys.readouterr().err
+
+
+def test_speed_settings_are_strict_and_absent_by_default(fp_outside_git):
+    # a default run's fingerprint has no "speed" (fingerprints of earlier baselines still match);
+    # one with fused Adam never strictly matches it, so a gate falls back to the noise band
+    assert "speed" not in fp_outside_git
+    fast = {**fp_outside_git, "speed": {"adam_impl": "fused"}}
+    ok, keys = fingerprint.matches_for_strict(fp_outside_git, fast)
+    assert not ok and keys == ["speed.adam_impl"]

@@ -141,7 +141,10 @@ def test_corrupt_checkpoint_falls_back_on_resume_and_is_named_when_none_verifies
 def test_cli_bad_input_exit_2(tmp_path, capsys):
     assert main(["train", "--variant", "nope", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "unknown variant 'nope'" in err and "resnet_all" in err
+    assert "unknown variant 'nope'" in err and "`repro variants` lists them" in err
+    assert main(["train", "--variant", "resnet_al", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "did you mean resnet_all" in err and len(err) < 300  # not a line of 171 names
     assert main(["train", "--set", "colour=red", "--out", str(tmp_path)]) == 2
     assert "unknown config key 'colour'" in capsys.readouterr().err
     assert main(["train", "--set", "lr=-1", "--out", str(tmp_path)]) == 2

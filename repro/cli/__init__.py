@@ -10,10 +10,11 @@ the status of a process killed by SIGPIPE.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys
+
+from repro.cli._common import ArgumentParser
 
 # (module under repro.cli) in the order `repro --help` lists them.
 SUBCOMMANDS = (
@@ -36,15 +37,30 @@ EXIT_BROKEN_PIPE = 128 + 13  # SIGPIPE, what a shell reports for `cat big | head
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="repro",
         description="Audit the reproducibility and determinism of GAN training (Kurach et al., ICML 2019).",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=version_text())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     sub.required = True
     for name in SUBCOMMANDS:
         importlib.import_module(f"repro.cli.{name}").add_parser(sub)
     return parser
+
+
+def version_text() -> str:
+    """``repro 0.1.0 (torch 2.13.0, python 3.11.9)``, read without importing torch."""
+    import platform
+    from importlib import metadata
+
+    from repro import __version__
+
+    try:
+        torch_version = metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        torch_version = "not installed"
+    return f"repro {__version__} (torch {torch_version}, python {platform.python_version()})"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from repro import archdiff
-
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
@@ -28,6 +26,8 @@ def add_parser(subparsers) -> None:
 def compute(a: str, b: str, resolution: int = 32, width: float = 1.0) -> dict:
     """The diff of A and B; with a reference on either side, :func:`repro.archdiff.diff_reference`
     read from A's side."""
+    from repro import archdiff  # lazy: torch only when the command runs
+
     refs = [n for n in (a, b) if n in archdiff.REFERENCES]
     if not refs:
         return archdiff.diff_variants(a, b, resolution=resolution, width=width)
@@ -46,6 +46,8 @@ def compute(a: str, b: str, resolution: int = 32, width: float = 1.0) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from repro import archdiff
+
     result = compute(args.a, args.b, args.resolution, args.width)
     if args.json:
         print(json.dumps(result, indent=2, sort_keys=True))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-
 from repro.cli._common import add_config_options, overrides_from_args, print_json
 
 
@@ -14,7 +12,7 @@ def add_parser(sub) -> None:
                     "in nondeterministic mode with the same seed (plus one run per extra seed, plus perturbed "
                     "runs), evaluate every run, and write OUT/report.json, OUT/report.md, figures and MLflow runs. "
                     "Completed runs are reused; interrupted ones are resumed.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    )
     add_config_options(p, variant_default=None)  # --variant (required), --dataset, --seed (default 0), --steps, --set
     p.add_argument("--baseline-variant", default="resnet_default", help="preset to compare against")
     p.add_argument("--replicates", type=int, default=2, help="runs per mode with the same seed (>= 2)")

@@ -1,4 +1,4 @@
-"""``repro data``: inspect datasets. ``repro data check NAME [--root PATH] [--recipe R]`` prints JSON."""
+"""``repro data``: inspect datasets. ``repro data check NAME [--data-root PATH] [--recipe R]`` prints JSON."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     sub.required = True
     check = sub.add_parser("check", help="load both splits and print a JSON summary")
     check.add_argument("name", help="dataset name (digits, cifar10, celeba_hq_128, lsun_bedroom, folder)")
-    check.add_argument("--root", default="", help="local dataset folder (default: the dataset's environment variable)")
+    check.add_argument("--data-root", "--root", dest="root", default="", metavar="PATH",
+                       help="local dataset folder (default: the dataset's environment variable)")
     check.add_argument("--recipe", default="", help="preprocessing recipe (default: the dataset's default)")
     check.add_argument("--out", default=None, help="also write the summary to this JSON file (atomically)")
     check.set_defaults(func=run_check)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-
 from repro.cli._common import add_config_options, config_from_args, print_json
 from repro.config import MODES
 
@@ -16,15 +14,29 @@ def add_parser(sub) -> None:
                     "3 diverged (NaN/inf loss; the last good checkpoint is kept), 2 bad input, a directory in "
                     "use by another process, or a file that cannot be written (a full disk marks the run "
                     "failed; --resume continues it), 1 other failure.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    )
     add_config_options(p)
     p.add_argument("--mode", choices=MODES, default=None, help="execution mode (default deterministic)")
     p.add_argument("--out", required=True, help="run directory to write")
     p.add_argument("--checkpoint-every", type=int, default=None, help="generator steps between checkpoints")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--force", action="store_true", help="replace a different run in --out")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress output; print one summary line at the end instead of the JSON record")
     p.set_defaults(func=run)
+
+
+def summary_line(variant: str, out: str, record: dict) -> str:
+    """One line per finished run (what a DVC stage shows with --quiet)."""
+    text = (f"repro train {variant} {record.get('mode')} seed={record.get('seed')} -> {out}: {record['status']}, "
+            f"{record.get('steps_completed')}/{record.get('steps')} steps in {record.get('wall_time_s', 0.0):.1f} s")
+    if record.get("median_step_time_s") is not None:
+        text += f" (median {record['median_step_time_s']:.3g} s/step)"
+    if record.get("diverged_step") is not None:
+        text += f", diverged at step {record['diverged_step']}"
+    if record.get("final_param_hash"):
+        text += f", hash {record['final_param_hash'][:12]}"
+    return text
 
 
 def run(args) -> int:
@@ -33,7 +45,10 @@ def run(args) -> int:
     cfg = config_from_args(args, mode=args.mode, checkpoint_every=args.checkpoint_every)
     record = train(cfg, args.out, resume=args.resume, force=args.force, progress=not args.quiet,
                    meta={"variant": args.variant})
-    print_json({k: record.get(k) for k in ("status", "mode", "seed", "steps_completed", "final_param_hash",
-                                           "wall_time_s", "median_step_time_s", "diverged_step")
-                if k in record})
+    if args.quiet:
+        print(summary_line(args.variant, args.out, record))
+    else:
+        print_json({k: record.get(k) for k in ("status", "mode", "seed", "steps_completed", "final_param_hash",
+                                               "wall_time_s", "median_step_time_s", "diverged_step")
+                    if k in record})
     return EXIT_DIVERGED if record["status"] == "diverged" else EXIT_COMPLETED

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from repro.gan import presets
-
 COLUMNS = ("variant", "architecture", "loss", "d_norm", "penalty", "flags", "table1", "study")
 
 
@@ -22,6 +20,8 @@ def add_parser(subparsers) -> None:
 
 def rows(substring: str = "") -> list[dict]:
     """The presets table, optionally restricted to names containing ``substring``."""
+    from repro.gan import presets  # lazy: torch only when the command runs
+
     return [r for r in presets.table() if substring in r["variant"]]
 
 
@@ -52,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(table, indent=2, sort_keys=True))
         return 0
     if not table:
+        from repro.gan import presets
+
         raise ValueError(f"no variant name contains {args.filter!r}; valid variants: {presets.PRESETS.names_text()}")
     print(format_rows(table))
     print(f"({len(table)} variants)")

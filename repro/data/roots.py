@@ -1,9 +1,14 @@
-"""Where a real dataset lives: the ``root`` option, else its environment variable."""
+"""Where a real dataset lives: the ``root`` argument (config field ``data_root``, CLI ``--data-root``),
+else its environment variable."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+
+# Every command that opens a dataset takes the same option (evaluate reads the run's data_root).
+_WHERE = "config field data_root; --data-root PATH on repro train, audit, scan and data check"
 
 
 def resolve_root(dataset: str, root: str, env_var: str, layout: str) -> Path:
@@ -13,11 +18,11 @@ def resolve_root(dataset: str, root: str, env_var: str, layout: str) -> Path:
         root = os.environ.get(env_var, "")
         source = f"${env_var}"
     if not root:
-        raise ValueError(f"{dataset}: no dataset root given; pass root=PATH (CLI: --root PATH) or set the "
-                         f"environment variable {env_var}. Nothing is downloaded. Expected layout: {layout}")
+        raise ValueError(f"{dataset}: no dataset root given; set the environment variable {env_var} or pass "
+                         f"root=PATH ({_WHERE}). Nothing is downloaded. Expected layout: {layout}")
     path = Path(root).expanduser()
     if not path.is_dir():
-        raise ValueError(f"{dataset}: {source}={str(root)!r} is not a folder (option root / --root, "
+        raise ValueError(f"{dataset}: {source}={str(root)!r} is not a folder (root=PATH: {_WHERE}; "
                          f"environment variable {env_var}). Expected layout: {layout}")
     return path.resolve()
 

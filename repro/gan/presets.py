@@ -37,7 +37,7 @@ class Preset:
         object.__setattr__(self, "fields", MappingProxyType(dict(self.fields)))
 
 
-PRESETS: Registry[Preset] = Registry("variant")
+PRESETS: Registry[Preset] = Registry("variant", listing="`repro variants`")
 
 RESNET_CIFAR_RECIPE = "lr2e-4_lam1_b0.5-0.999_ndis5"  # example_configs/resnet_cifar10.gin (see the docstring)
 _PAPER_DEFAULT = {"architecture": "resnet", "loss": "ns", "d_norm": "sn", "penalty": "none",

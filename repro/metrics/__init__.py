@@ -14,11 +14,32 @@ Extractors live in ``repro.metrics.extractors``; named protocols and the uint8 q
 ``repro.metrics.evaluate``.
 """
 
-from repro.metrics.fid import frechet_distance
 from repro.metrics.inception_score import inception_score
 from repro.metrics.kid import kid
-from repro.metrics.stats import StreamingStats, stats_of
-from repro.metrics.uncertainty import FIDBootstrap, evaluation_noise, fid_bootstrap, fid_bootstrap_summary
 
-__all__ = ["frechet_distance", "StreamingStats", "stats_of", "inception_score", "kid",
-           "fid_bootstrap", "fid_bootstrap_summary", "FIDBootstrap", "evaluation_noise"]
+# The rest loads on first use (PEP 562): importing a submodule such as ``repro.metrics.protocols``
+# (the CLI does, to print its defaults) must not pull in scipy and torch through these. The two
+# above are imported eagerly because each shares its name with its module, which a later import
+# of that submodule would otherwise put in the function's place.
+_PUBLIC = {
+    "frechet_distance": "repro.metrics.fid",
+    "StreamingStats": "repro.metrics.stats",
+    "stats_of": "repro.metrics.stats",
+    "FIDBootstrap": "repro.metrics.uncertainty",
+    "evaluation_noise": "repro.metrics.uncertainty",
+    "fid_bootstrap": "repro.metrics.uncertainty",
+    "fid_bootstrap_summary": "repro.metrics.uncertainty",
+}
+
+
+def __getattr__(name: str):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'repro.metrics' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(_PUBLIC[name]), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = ["inception_score", "kid", *_PUBLIC]

@@ -10,7 +10,6 @@ reported pair is the mean and (population, ``np.std``) standard deviation of the
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import log_softmax, xlogy
 
 from repro.metrics._checks import as_float64
 from repro.registry import check_choice
@@ -38,6 +37,8 @@ def _log_probs(x: np.ndarray, kind: str) -> np.ndarray:
     if kind == "auto":
         kind = _kind_of(x)
     if kind == "logits":
+        from scipy.special import log_softmax  # lazy: scipy is not needed to import the package
+
         return log_softmax(x, axis=1)
     sums = x.sum(axis=1, keepdims=True)
     if np.any(x < 0) or np.any(x > 1) or np.any(np.abs(sums - 1.0) > PROB_SUM_TOL):
@@ -76,6 +77,8 @@ def inception_score(probs_or_logits, splits: int = 10, *, kind: str = "auto") ->
         with np.errstate(divide="ignore"):
             log_py = np.log(py)
         # KL(p(y|x) || p(y)) per sample; 0 log 0 = 0 via xlogy, and py > 0 wherever p > 0
+        from scipy.special import xlogy
+
         kl = (xlogy(pk, pk) - pk * np.where(pk > 0, log_py, 0.0)).sum(axis=1)
         scores.append(np.exp(kl.mean()))
     scores = np.asarray(scores)

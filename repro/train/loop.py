@@ -4,6 +4,13 @@ A *step* is one generator update preceded by ``n_dis`` discriminator updates (so
 ``steps=1000, n_dis=5`` is 5000 D updates). compare_gan counts discriminator steps
 instead; we count generator steps so that a step's cost and a checkpoint's meaning
 do not change with ``n_dis``.
+
+Speed settings (config fields; ``benchmarks/gpu_step.py`` and ``benchmarks/train_step.py`` measure
+each): ``adam_impl`` picks torch's Adam kernel (``fused``: one kernel per optimiser step),
+``memory_format=channels_last`` stores models and image batches NHWC (cuDNN's tensor-core
+layout), ``compile`` wraps G and D in ``torch.compile``, ``sync_every`` > 1 keeps the losses on
+the device between host reads (see :mod:`repro.train.steps`). Each of the first three changes a
+run's bits and is recorded (:func:`speed_settings`); none weakens determinism.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ class Diverged(RuntimeError):
     def __init__(self, step: int, what: str, value: float):
         super().__init__(f"{what} is {value} at step {step}")
         self.step, self.what, self.value = step, what, value
+        self.rows: list[dict[str, Any]] = []  # trace rows of the finished steps before ``step`` (steps.Stepper)
 
 
 class Trainer:
@@ -41,10 +49,11 @@ class Trainer:
         seed_globals(cfg.seed)
         torch.manual_seed(derive_seed(cfg.seed, "init"))  # model init: its own stream
         generator, discriminator = architectures.build(cfg)
-        self.G, self.D = generator.to(self.device), discriminator.to(self.device)
-        betas = (cfg.beta1, cfg.beta2)
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=betas)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=betas)
+        self.memory_format = torch.channels_last if cfg.memory_format == "channels_last" else torch.contiguous_format
+        self.G = generator.to(self.device, memory_format=self.memory_format)
+        self.D = discriminator.to(self.device, memory_format=self.memory_format)
+        self.opt_g = make_adam(self.G.parameters(), cfg)
+        self.opt_d = make_adam(self.D.parameters(), cfg)
         self.loss_fn = losses.get(cfg.loss)
         self.penalty_fn = penalties.get(cfg.penalty)
         self.data = data_split or data.load(cfg.dataset, "train", root=cfg.data_root, recipe=cfg.recipe)
@@ -58,17 +67,39 @@ class Trainer:
         self.z_gen = torch_generator(cfg.seed, "z")
         self.penalty_gen = torch_generator(cfg.seed, "penalty")
         self.step = 0
+        # (step, what, 0-dim loss on the device) awaiting a host read when sync_every > 1 (steps.Stepper reads them)
+        self.deferred_checks: list[tuple[int, str, torch.Tensor]] = []
+        if cfg.compile != "none":
+            compile_models(self, cfg.compile)
 
     # ------------------------------------------------------------------ update
+    def _to_device(self, x: torch.Tensor) -> torch.Tensor:
+        """A CPU batch on the device. On CUDA through pinned memory without blocking: a copy from
+        pageable memory waits for the device to finish its queue (a host sync every batch)."""
+        if self.device.type == "cuda":
+            return x.pin_memory().to(self.device, non_blocking=True)
+        return x.to(self.device)
+
     def _real_batch(self) -> torch.Tensor:
-        x = self.data.batch(self.sampler.next_indices()).to(self.device)
+        x = self._to_device(self.data.batch(self.sampler.next_indices()))
+        x = x.contiguous(memory_format=self.memory_format)
         return architectures.to_model_range(x, self.D.input_range)
 
     def _z(self, n: int) -> torch.Tensor:
-        return sample_z(n, self.cfg.z_dim, self.z_gen).to(self.device)
+        return self._to_device(sample_z(n, self.cfg.z_dim, self.z_gen))
 
-    def train_step(self) -> dict[str, float]:
-        """n_dis discriminator updates, then one generator update. Raises :class:`Diverged`."""
+    def _check_finite(self, step: int, what: str, value: torch.Tensor) -> None:
+        """With sync_every=1, read ``value`` now (the update is then never applied to a non-finite
+        loss); otherwise queue it for the next host read (:class:`repro.train.steps.Stepper`)."""
+        if self.cfg.sync_every == 1:
+            _check_finite(step, what, value)
+        else:
+            self.deferred_checks.append((step, what, value.detach()))
+
+    def train_step(self) -> dict[str, torch.Tensor]:
+        """n_dis discriminator updates, then one generator update; returns the last D loss, the G
+        loss and the penalty as 0-dim tensors on the device (reading them is the caller's host sync).
+        Raises :class:`Diverged` (sync_every=1 only: otherwise the check is deferred)."""
         cfg, step = self.cfg, self.step + 1
         self.G.train()
         self.D.train()
@@ -82,20 +113,20 @@ class Trainer:
             penalty = self.penalty_fn(self.D, x_real, x_fake, generator=self.penalty_gen,
                                       data_range=self.D.input_range)
             d_total = d_loss + cfg.penalty_weight * penalty
-            _check_finite(step, "discriminator loss", d_total)
+            self._check_finite(step, "discriminator loss", d_total)
             self.opt_d.zero_grad(set_to_none=True)
             d_total.backward()
             self.opt_d.step()
         self.D.requires_grad_(False)  # the G update needs gradients through D, not for D
         d_fake_g = batching.discriminate_fake(self.D, x_real, self.G(self._z(cfg.batch_size)), cfg.d_batch)
         g_loss = self.loss_fn(d_real.detach(), d_fake_g)[1]
-        _check_finite(step, "generator loss", g_loss)
+        self._check_finite(step, "generator loss", g_loss)
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_g.step()
         self.D.requires_grad_(True)
         self.step = step
-        return {"d_loss": float(d_loss.detach()), "g_loss": float(g_loss.detach()), "penalty": float(penalty.detach())}
+        return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "penalty": penalty.detach()}
 
     # ------------------------------------------------------------------ state
     def model_states(self) -> dict[str, Any]:
@@ -172,10 +203,88 @@ def _check_finite(step: int, what: str, value: torch.Tensor) -> None:
 
 
 def timed_step(trainer: Trainer) -> tuple[dict[str, float], float]:
-    """One step and its wall time in seconds (synchronising CUDA so the time is the step's)."""
+    """One step, its losses read back, and its wall time in seconds (synchronising CUDA so the time
+    is the step's). Deferred finite checks (sync_every > 1) are left queued."""
     sync = torch.cuda.synchronize if trainer.device.type == "cuda" else (lambda: None)
     sync()
     start = time.perf_counter()
     losses_now = trainer.train_step()
     sync()
-    return losses_now, time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    return {k: float(v) for k, v in losses_now.items()}, seconds
+
+
+# ---------------------------------------------------------------------- speed settings
+
+
+def make_adam(params, cfg: TrainConfig) -> torch.optim.Adam:
+    """Adam with the kernel ``cfg.adam_impl`` names (``auto``: torch's own pick for the device);
+    :class:`EagerAdam` unless the run compiles."""
+    kinds = {"auto": {}, "loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}
+    cls = torch.optim.Adam if cfg.compile != "none" else EagerAdam
+    return cls(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), **kinds[cfg.adam_impl])
+
+
+def _undecorated(fn):
+    """The function under torch's compiler-only decorators (``functools.wraps`` keeps it in ``__wrapped__``)."""
+    return getattr(fn, "__wrapped__", fn)
+
+
+class EagerAdam(torch.optim.Adam):
+    """``torch.optim.Adam`` (same kernels, same state_dict, same bits) for runs that compile nothing.
+
+    Start-up: torch.optim decorates ``step`` (``_use_grad_for_differentiable``) and its bookkeeping
+    methods (``torch._disable_dynamo``: add_param_group, zero_grad, state_dict, load_state_dict)
+    for torch.compile's sake, and both decorators import ``torch._dynamo`` on first use: most of
+    the compiler, about as long again as importing torch. Outside a compiled region the decorators
+    only turn autograd off around ``step``, which is what this class does; the methods are the
+    undecorated ones.
+    """
+
+    add_param_group = _undecorated(torch.optim.Optimizer.add_param_group)
+    zero_grad = _undecorated(torch.optim.Optimizer.zero_grad)
+    state_dict = _undecorated(torch.optim.Optimizer.state_dict)
+    load_state_dict = _undecorated(torch.optim.Optimizer.load_state_dict)
+    _step = _undecorated(torch.optim.Adam.step)
+
+    def step(self, closure=None):
+        with torch.set_grad_enabled(self.defaults["differentiable"]):  # as _use_grad_for_differentiable
+            return self._step(closure)
+
+
+def compile_models(trainer: Trainer, mode: str) -> None:
+    """``torch.compile`` G and D in place (``nn.Module.compile``: state_dict keys and hashes unchanged)."""
+    from repro.determinism import sync_inductor
+
+    sync_inductor()  # Inductor's own deterministic flag follows the mode before anything compiles
+    options = {} if mode == "default" else {"mode": mode}
+    trainer.G.compile(**options)
+    trainer.D.compile(**options)
+
+
+def speed_settings(cfg: TrainConfig) -> dict[str, Any]:
+    """The bit-changing speed settings that differ from the defaults (``{}`` for a default run, so
+    default fingerprints stay as they were). Keys: ``adam_impl``, ``memory_format``,
+    ``fill_uninitialized_memory``, ``compile`` with Inductor's ``inductor_deterministic`` flag as
+    this process has it and the ``triton`` version where one is installed."""
+    defaults = TrainConfig()
+    out: dict[str, Any] = {}
+    if cfg.adam_impl != defaults.adam_impl:
+        out["adam_impl"] = cfg.adam_impl
+    if cfg.memory_format != defaults.memory_format:
+        out["memory_format"] = cfg.memory_format
+    if cfg.fill_uninitialized_memory != defaults.fill_uninitialized_memory:
+        out["fill_uninitialized_memory"] = cfg.fill_uninitialized_memory
+    if cfg.compile != defaults.compile:
+        from importlib import metadata
+
+        from repro.determinism import sync_inductor
+
+        sync_inductor()
+        out["compile"] = cfg.compile
+        out["inductor_deterministic"] = bool(torch._inductor.config.deterministic)
+        try:
+            out["triton"] = metadata.version("triton")
+        except metadata.PackageNotFoundError:
+            out["triton"] = None
+    return out

@@ -22,8 +22,9 @@ from repro import fingerprint, io, lock
 from repro.config import TrainConfig, diff, to_dict
 from repro.determinism import execution_mode
 from repro.train import rundir
-from repro.train.loop import Diverged, Trainer, timed_step
+from repro.train.loop import Diverged, Trainer, speed_settings
 from repro.train.progress import Progress
+from repro.train.steps import Stepper
 
 EXIT_COMPLETED = 0
 EXIT_DIVERGED = 3  # documented in README and `repro train --help`
@@ -116,7 +117,8 @@ def _train_locked(cfg: TrainConfig, out: Path, resume: bool, force: bool, progre
     if previous and previous.get("status") in ("completed", "diverged"):
         return previous
 
-    with execution_mode(cfg.mode, threads=cfg.threads) as mode_settings:
+    with execution_mode(cfg.mode, threads=cfg.threads,
+                        fill_uninitialized_memory=cfg.fill_uninitialized_memory) as mode_settings:
         trainer = Trainer(cfg)  # loads the data and checks shapes: bad input fails before anything is written
         if replace:
             kept = rundir.remove_run(out)
@@ -126,7 +128,7 @@ def _train_locked(cfg: TrainConfig, out: Path, resume: bool, force: bool, progre
             rundir.write_marker(out)
         io.write_json(out / rundir.CONFIG, to_dict(cfg))
         # inside the mode: the fingerprint's numerics switches and threads are the run's own
-        io.write_json(out / rundir.FINGERPRINT, fingerprint.collect())
+        io.write_json(out / rundir.FINGERPRINT, fingerprint.collect(speed=speed_settings(cfg)))
         record: dict[str, Any] = {
             "status": "running", "mode": cfg.mode, "seed": cfg.seed, "steps": cfg.steps, "steps_completed": 0,
             "device": str(trainer.device), "execution": mode_settings, "dataset": trainer.data.describe(),
@@ -186,29 +188,38 @@ def _truncate_trace(out: Path, step: int) -> None:
 
 def _loop(cfg: TrainConfig, out: Path, trainer: Trainer, record: dict, progress: bool, log_every_s: float,
           step_callback: Callable[[Trainer], None] | None) -> dict:
-    bar = Progress(cfg.steps, f"train {cfg.mode} seed={cfg.seed}", every_s=log_every_s, enabled=progress)
+    bar = Progress(cfg.steps, f"train {cfg.mode} seed={cfg.seed}", every_s=log_every_s, enabled=progress,
+                   initial=trainer.step)
     session_start = time.perf_counter()
+    stepper = Stepper(trainer)  # rows come back at host reads: every step unless sync_every > 1
+
+    def write(rows: list[dict]) -> None:
+        for row in rows:
+            trace.write(json.dumps(row, sort_keys=True) + "\n")
+        trace.flush()
+        if rows:
+            bar.update(rows[-1]["step"], d_loss=rows[-1]["d_loss"], g_loss=rows[-1]["g_loss"])
+
     with open(out / rundir.TRACE, "a", encoding="utf-8") as trace:
         try:
             while trainer.step < cfg.steps:
-                values, seconds = timed_step(trainer)
-                step = trainer.step
+                step = stepper.step()
                 if step_callback is not None:
                     step_callback(trainer)
-                row = {"step": step, **values, "step_time_s": seconds}
                 if step % cfg.trace_every == 0 or step == cfg.steps:
-                    row["param_hash"] = trainer.full_hash()
-                trace.write(json.dumps(row, sort_keys=True) + "\n")
-                trace.flush()
+                    stepper.trace()
+                checkpoint = step % cfg.checkpoint_every == 0 or step == cfg.steps
+                if checkpoint or stepper.due():
+                    write(stepper.flush(wait=checkpoint))  # the trace is complete up to a checkpoint
                 _fault("kill-after-step", step)
-                if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                if checkpoint:
                     _save_checkpoint(out, trainer)
                     record["steps_completed"] = step
                     record["wall_time_s"] = record["wall_time_s"] + time.perf_counter() - session_start
                     session_start = time.perf_counter()
                     io.write_json(out / rundir.RUN, record)
-                bar.update(step, d_loss=values["d_loss"], g_loss=values["g_loss"])
         except Diverged as exc:
+            write(exc.rows)
             trace.write(json.dumps({"step": exc.step, "diverged": exc.what}, sort_keys=True) + "\n")
             record.update(status="diverged", diverged_step=exc.step, diverged_reason=str(exc),
                           last_good_checkpoint=(rundir.checkpoint_steps(out) or [None])[-1])
@@ -222,11 +233,15 @@ def _loop(cfg: TrainConfig, out: Path, trainer: Trainer, record: dict, progress:
                                          f"{note}; the last checkpoint is intact: continue with --resume once "
                                          "the cause is fixed", exc.filename) from exc
             raise
+        finally:
+            stepper.close()
+            bar.close()
     if record["status"] == "running":
         record["status"] = "completed"
     record["wall_time_s"] += time.perf_counter() - session_start
     record["finished"] = _now()
-    record["steps_completed"] = trainer.step
+    # a deferred host read (sync_every > 1) finds a divergence steps after it: count the good ones
+    record["steps_completed"] = trainer.step if record["status"] != "diverged" else record["diverged_step"] - 1
     record["final_param_hash"] = trainer.param_hash()
     all_times = [r["step_time_s"] for r in rundir.read_trace(out) if "step_time_s" in r]
     if all_times:  # over every session of the run, not just this one
