@@ -34,7 +34,7 @@ audit: $(STAMP)
 ## a small audit on the embedded data, gated against the committed CI baseline
 CI_AUDIT_DIR ?= $(or $(TMPDIR),/tmp)/repro-ci-audit
 CI_AUDIT := $(BIN)/repro audit --quiet --no-mlflow --variant resnet_all --baseline-variant resnet_default \
-	--steps 20 --set checkpoint_every=10 --eval-seeds 2 --out $(CI_AUDIT_DIR)
+	--seeds 1 2 --steps 20 --set checkpoint_every=10 --eval-seeds 2 --out $(CI_AUDIT_DIR)
 gate-ci: $(STAMP)
 	$(CI_AUDIT)
 	$(BIN)/repro gate --baseline audits/baselines/ci_digits.json --report $(CI_AUDIT_DIR)/report.json

@@ -1,8 +1,8 @@
 """The CI regression gate: an audit report checked against a committed baseline.
 
-A *baseline* (schema ``repro.baseline/1``, a JSON file under ``audits/baselines/``) records, from
-one trusted audit report: the environment fingerprint, the commit, each variant's mean FID and
-its measured noise (``noise_std`` and its components), the cost of determinism per variant, and
+A *baseline* (schema ``repro.baseline/2``, a JSON file under ``audits/baselines/``) records, from
+one trusted audit report: the environment fingerprint, the commit, each variant's mean FID over
+its seeds and its measured noise (``noise_std`` and its nested components), the cost of determinism per variant, and
 the final parameter hash of every deterministic run. ``check`` compares a new report with it:
 
 ========== ============ ===================================================================
@@ -12,7 +12,9 @@ determinism pair a vs b the deterministic pair is bitwise identical (``identical
            variant      and every variant of the baseline and of the report has at least one
                         deterministic pair in the report (missing evidence fails)
 runs       variant      every run of the variant completed (none diverged or failed)
-fid        variant      ``|fid_mean - base| <= max(k * base_noise_std, min_rel_tol * base)``
+fid        variant      the mean FID over seeds lies in :func:`repro.stats.drift_band`: baseline
+                        +/- max(k x std of a difference of means, min_rel_tol x base), widened
+                        by the baseline's seed spread when environments or seeds differ
 det_cost   variant      the interleaved det/nondet step time ratio's interval does not lie above
                         ``max_det_cost`` (``ci_low <= max_det_cost``); a report without the
                         interleaved measurement (``cost[v]["interleaved"]``) is checked on the
@@ -22,9 +24,13 @@ strict_hash run id      the final parameter hash equals the baseline's; only whe
                         match, else one ``skip`` row names the differing fields
 ========== ============ ===================================================================
 
-The FID band follows the noise decomposition of the audit (evaluation, implementation
-nondeterminism and seed noise; The FID Lottery, 2026 reports an FID coefficient of variation of
-1-2%, which is why the relative floor defaults to 5%: a band never narrower than a few CVs).
+The FID band and the audit's verdict live in one module (:mod:`repro.stats.comparison`). In the
+baseline's environment with its seeds, a new mean can differ only by evaluation and
+nondeterminism noise; on another CPU model, another device or other versions (the fields
+:func:`repro.fingerprint.matches_for_strict` names), or with other seeds, every run has other
+bits, so the band adds the baseline's seed spread per seed and says so ("fingerprint differs in
+cpu.model; band widened to ..."). The relative floor defaults to 5% (The FID Lottery, 2026 reports
+an FID coefficient of variation of 1-2%: a band never narrower than a few CVs).
 
 Exit codes: ``EXIT_PASS`` 0, ``EXIT_DRIFT`` 1, ``EXIT_INPUT`` 2 (unusable input:
 :class:`GateInputError`, a ``ValueError``).
@@ -39,10 +45,9 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from repro import fingerprint as fingerprint_lib
+from repro import schema
 from repro.io import read_json, write_json
-
-REPORT_SCHEMA = "repro.audit/1"
-BASELINE_SCHEMA = "repro.baseline/1"
+from repro.schema import BASELINE_SCHEMA, REPORT_SCHEMA
 
 EXIT_PASS = 0
 EXIT_DRIFT = 1
@@ -60,15 +65,7 @@ DEFAULT_MIN_REL_TOL = 0.05  # floor of the half-width as a fraction of the basel
 DEFAULT_MAX_DET_COST = 2.0
 
 VERDICTS = ("pass", "fail", "skip")
-RUN_STATUSES = ("completed", "diverged", "failed")
-
-_REPORT_KEYS = ("schema", "fingerprint", "settings", "runs", "pairs", "variance", "cost")
-_BASELINE_KEYS = ("schema", "created", "commit", "fingerprint", "settings", "variants", "cost",
-                  "final_param_hashes", "source_report")
-_RUN_KEYS = ("id", "variant", "mode", "perturb", "status", "final_param_hash")
-_PAIR_KEYS = ("variant", "kind", "a", "b", "identical")
-_NOISE_KEYS = ("fid_mean", "noise_std", "eval_std", "nondet_std", "seed_std")
-_INTERLEAVED_KEYS = ("ratio", "ci_low", "ci_high", "pairs")
+RUN_STATUSES = schema.RUN_STATUSES
 
 
 class GateInputError(ValueError):
@@ -122,78 +119,39 @@ def _require(cond: bool, source: str, problem: str) -> None:
         raise GateInputError(f"{source}: {problem}")
 
 
-def _check_schema(data: Any, source: str, expected: str, keys: Iterable[str]) -> None:
-    _require(isinstance(data, dict), source, f"holds a JSON {type(data).__name__}, expected an object")
-    _require("schema" in data, source, f"has no 'schema' key; expected schema {expected!r}")
-    if data["schema"] != expected:
-        other = {REPORT_SCHEMA: "an audit report", BASELINE_SCHEMA: "a baseline"}.get(data["schema"])
-        hint = f" (it is {other})" if other else ""
-        raise GateInputError(f"{source}: schema {data['schema']!r} is not supported{hint}; expected {expected!r}")
-    missing = [key for key in keys if key not in data]
-    _require(not missing, source, f"missing required key(s) {', '.join(missing)}")
-
-
-def _check_entries(entries: Any, source: str, where: str, keys: Iterable[str]) -> None:
-    for index, entry in enumerate(entries):
-        _require(isinstance(entry, dict), source, f"{where}[{index}] is a {type(entry).__name__}, expected an object")
-        missing = [key for key in keys if key not in entry]
-        _require(not missing, source, f"{where}[{index}] is missing key(s) {', '.join(missing)}")
-
-
 def validate_report(report: Any, source: str = "report") -> dict[str, Any]:
-    """Check the parts of a ``repro.audit/1`` report the gate reads; raise :class:`GateInputError`
-    naming ``source`` and the problem. Returns ``report``."""
-    _check_schema(report, source, REPORT_SCHEMA, _REPORT_KEYS)
-    for key, kind, name in (("fingerprint", dict, "object"), ("settings", dict, "object"), ("runs", list, "array"),
-                            ("pairs", list, "array"), ("variance", dict, "object"), ("cost", dict, "object")):
-        _require(isinstance(report[key], kind), source, f"'{key}' must be a JSON {name}")
-    _check_entries(report["runs"], source, "runs", _RUN_KEYS)
-    _check_entries(report["pairs"], source, "pairs", _PAIR_KEYS)
-    for name, entry in report["variance"].items():
-        _require(isinstance(entry, dict), source, f"variance[{name!r}] must be an object")
-        missing = [key for key in _NOISE_KEYS if key not in entry]
-        _require(not missing, source, f"variance[{name!r}] is missing key(s) {', '.join(missing)}")
+    """Check a report against :class:`repro.schema.Report`; raise :class:`GateInputError` naming
+    ``source`` and the problem. Returns ``report``."""
+    try:
+        schema.validate_report(report, source)
+    except schema.SchemaError as exc:
+        raise GateInputError(str(exc)) from None
     for name, entry in report["cost"].items():
-        _require(isinstance(entry, dict) and "ratio" in entry, source, f"cost[{name!r}] must be an object with a 'ratio'")
         inter = entry.get("interleaved")
         if inter is not None:
-            _require(isinstance(inter, dict) and all(k in inter for k in _INTERLEAVED_KEYS), source,
-                     f"cost[{name!r}].interleaved must be an object with keys {', '.join(_INTERLEAVED_KEYS)}")
-    for run in report["runs"]:
-        _require(run["status"] in RUN_STATUSES, source,
-                 f"run {run['id']!r} has status {run['status']!r}; valid statuses: {', '.join(RUN_STATUSES)}")
+            try:
+                schema.validate(inter, schema.Interleaved, f"{source}: cost[{name!r}].interleaved")
+            except schema.SchemaError as exc:
+                raise GateInputError(str(exc)) from None
     return report
 
 
 def validate_baseline(baseline: Any, source: str = "baseline") -> dict[str, Any]:
-    """Check a ``repro.baseline/1`` dict; raise :class:`GateInputError` naming ``source`` and the
-    problem. Returns ``baseline``."""
-    _check_schema(baseline, source, BASELINE_SCHEMA, _BASELINE_KEYS)
-    for key in ("fingerprint", "settings", "variants", "cost", "final_param_hashes"):
-        _require(isinstance(baseline[key], dict), source, f"'{key}' must be a JSON object")
-    for name, entry in baseline["variants"].items():
-        _require(isinstance(entry, dict), source, f"variants[{name!r}] must be an object")
-        missing = [key for key in _NOISE_KEYS if key not in entry]
-        _require(not missing, source, f"variants[{name!r}] is missing key(s) {', '.join(missing)}")
-        for key in ("fid_mean", "noise_std"):
-            value = entry[key]
-            _require(_is_finite(value) and value >= 0, source,
-                     f"variants[{name!r}].{key} must be a finite number >= 0, got {value!r}")
-    for name, ratio in baseline["cost"].items():
-        _require(ratio is None or _is_number(ratio), source, f"cost[{name!r}] must be a number, got {ratio!r}")
-    for run_id, digest in baseline["final_param_hashes"].items():
-        _require(isinstance(digest, str) and digest, source,
-                 f"final_param_hashes[{run_id!r}] must be a non-empty string, got {digest!r}")
-    return baseline
+    """Check a baseline against :class:`repro.schema.Baseline`; raise :class:`GateInputError`
+    naming ``source`` and the problem. Returns ``baseline``."""
+    try:
+        return schema.validate_baseline(baseline, source)
+    except schema.SchemaError as exc:
+        raise GateInputError(str(exc)) from None
 
 
 def load_report(path: str | os.PathLike) -> dict[str, Any]:
-    """Read and validate an audit report (``DIR/report.json``, schema ``repro.audit/1``)."""
+    """Read and validate an audit report (``DIR/report.json``, schema :data:`REPORT_SCHEMA`)."""
     return validate_report(_read(path, "audit report"), source=f"audit report {os.fspath(path)}")
 
 
 def load_baseline(path: str | os.PathLike) -> dict[str, Any]:
-    """Read and validate a baseline file (schema ``repro.baseline/1``)."""
+    """Read and validate a baseline file (schema :data:`BASELINE_SCHEMA`)."""
     return validate_baseline(_read(path, "baseline"), source=f"baseline {os.fspath(path)}")
 
 
@@ -229,7 +187,7 @@ def _pair_text(pair: dict[str, Any]) -> str:
 
 
 def make_baseline(report: dict[str, Any], source: str) -> dict[str, Any]:
-    """Build a ``repro.baseline/1`` dict from an audit report read from ``source`` (a path, kept as
+    """Build a baseline dict from an audit report read from ``source`` (a path, kept as
     ``source_report``).
 
     Refuses (:class:`GateInputError`, a ``ValueError``) a report in which a variant has no
@@ -261,7 +219,11 @@ def make_baseline(report: dict[str, Any], source: str) -> dict[str, Any]:
         for key in ("fid_mean", "noise_std"):
             _require(_is_finite(entry[key]) and entry[key] >= 0, where,
                      f"variance[{name!r}].{key} is {entry[key]!r}, expected a finite number >= 0")
-        variants[name] = {key: entry[key] for key in _NOISE_KEYS}
+        variants[name] = {"fid_mean": entry["fid_mean"], "noise_std": entry["noise_std"],
+                          "eval_std": entry["eval_std"], "nondet_std": entry["nondet_std"],
+                          "seed_std": entry["seed_std"], "n_seeds": entry["n_seeds"],
+                          "eval_values_per_run": entry.get("eval_values_per_run", 1),
+                          "seeds": list(entry.get("seeds", []))}
     baseline = {
         "schema": BASELINE_SCHEMA,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -298,10 +260,22 @@ def _row(check: str, subject: str, observed: Any, allowed: str, verdict: str, me
             "message": message}
 
 
-def fid_band(base_mean: float, base_noise_std: float, *, k: float, min_rel_tol: float) -> tuple[float, float]:
-    """The allowed FID interval: ``base_mean +/- max(k * base_noise_std, min_rel_tol * |base_mean|)``."""
-    half = max(k * base_noise_std, min_rel_tol * abs(base_mean))
-    return base_mean - half, base_mean + half
+def fid_band(base: dict[str, Any], *, k: float, min_rel_tol: float, n_seeds_new: int | None = None,
+             widen: str | None = None):
+    """The allowed interval for a variant's mean FID (:func:`repro.stats.drift_band`) from its
+    baseline entry; ``widen`` (a reason) adds the baseline's seed spread as the platform term."""
+    from repro.stats import drift_band
+
+    e = max(1, int(base.get("eval_values_per_run") or 1))
+    eval_std = base["eval_std"] / math.sqrt(e) if base.get("eval_std") is not None else None
+    platform = None
+    if widen:
+        platform = base.get("seed_std")
+        if platform is None:  # one seed in the baseline: its whole per-seed noise is the best stand-in
+            platform = base["noise_std"]
+    return drift_band(base["fid_mean"], eval_std=eval_std, nondet_std=base.get("nondet_std"),
+                      n_seeds=int(base["n_seeds"]), n_seeds_new=n_seeds_new, k=k, min_rel_tol=min_rel_tol,
+                      platform_std=platform, platform_source=widen)
 
 
 def _check_options(k: float, min_rel_tol: float, max_det_cost: float) -> None:
@@ -361,12 +335,29 @@ def _status_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _widen_reason(report: dict[str, Any], baseline: dict[str, Any], name: str) -> str | None:
+    """Why the new runs cannot reproduce the baseline's bits (None when they can)."""
+    same, fields = fingerprint_lib.matches_for_strict(report["fingerprint"], baseline["fingerprint"])
+    reasons = []
+    if not same:
+        reasons.append("fingerprint differs in " + ", ".join(fields[:4]) + (" ..." if len(fields) > 4 else ""))
+    new_seeds = (report["variance"].get(name) or {}).get("seeds")
+    old_seeds = baseline["variants"][name].get("seeds")
+    if new_seeds is not None and old_seeds and sorted(new_seeds) != sorted(old_seeds):
+        reasons.append(f"seeds differ ({sorted(new_seeds)} vs baseline {sorted(old_seeds)})")
+    return "; ".join(reasons) or None
+
+
 def _fid_rows(report: dict[str, Any], baseline: dict[str, Any], k: float, min_rel_tol: float) -> list[dict[str, Any]]:
     rows = []
     for name, base in baseline["variants"].items():
-        lo, hi = fid_band(base["fid_mean"], base["noise_std"], k=k, min_rel_tol=min_rel_tol)
-        allowed = f"[{_fmt(lo)}, {_fmt(hi)}]"
         entry = report["variance"].get(name)
+        widen = _widen_reason(report, baseline, name)
+        n_new = (entry or {}).get("n_seeds") or None
+        band = fid_band(base, k=k, min_rel_tol=min_rel_tol, n_seeds_new=n_new, widen=widen)
+        allowed = f"[{_fmt(band.low)}, {_fmt(band.high)}]"
+        why = (f"; {widen}: band widened to {allowed} by the baseline's seed spread {_fmt(band.platform_std)} "
+               "per seed" if widen else "")
         if entry is None:
             rows.append(_row("fid", name, None, allowed, "fail",
                              f"{name}: variant in the baseline is missing from the report (fid_mean band {allowed})"))
@@ -376,15 +367,15 @@ def _fid_rows(report: dict[str, Any], baseline: dict[str, Any], k: float, min_re
             rows.append(_row("fid", name, value, allowed, "fail",
                              f"{name}: fid_mean is {value!r} (no finite FID: no completed runs?); band {allowed}"))
             continue
-        z = (value - base["fid_mean"]) / base["noise_std"] if base["noise_std"] > 0 else math.inf
+        z = (value - base["fid_mean"]) / band.noise_std if band.noise_std > 0 else math.inf
         shift = f"shift {value - base['fid_mean']:+.4g} from baseline {_fmt(base['fid_mean'])}" + (
-            f" = {z:+.2f} noise std" if math.isfinite(z) else "")
-        if lo <= value <= hi:
-            rows.append(_row("fid", name, value, allowed, "pass", f"{name}: fid_mean {_fmt(value)} within {allowed} ({shift})"))
+            f" = {z:+.2f} std of a difference of means" if math.isfinite(z) else "")
+        if band.low <= value <= band.high:
+            rows.append(_row("fid", name, value, allowed, "pass",
+                             f"{name}: fid_mean {_fmt(value)} within {allowed} ({shift}){why}"))
         else:
             rows.append(_row("fid", name, value, allowed, "fail",
-                             f"{name}: fid_mean {_fmt(value)} outside band {allowed} ({shift}; band = baseline "
-                             f"+/- max({_fmt(k)} x noise_std {_fmt(base['noise_std'])}, {_fmt(min_rel_tol)} x mean))"))
+                             f"{name}: fid_mean {_fmt(value)} outside band {allowed} ({shift}; band = {band.rule}){why}"))
     for name in report["variance"]:
         if name not in baseline["variants"]:
             rows.append(_row("fid", name, report["variance"][name]["fid_mean"], "-", "skip",
@@ -474,10 +465,10 @@ def _strict_rows(report: dict[str, Any], baseline: dict[str, Any], strict: bool)
 def check(report: dict[str, Any], baseline: dict[str, Any], *, k: float = DEFAULT_K,
           min_rel_tol: float = DEFAULT_MIN_REL_TOL, max_det_cost: float = DEFAULT_MAX_DET_COST,
           strict: bool = True) -> GateResult:
-    """Gate ``report`` (``repro.audit/1``) against ``baseline`` (``repro.baseline/1``).
+    """Gate ``report`` (:data:`REPORT_SCHEMA`) against ``baseline`` (:data:`BASELINE_SCHEMA`).
 
     Args:
-        k: FID band half-width in baseline noise standard deviations (FID units per std).
+        k: FID band half-width in standard deviations of a difference of mean FIDs.
         min_rel_tol: floor of the half-width as a fraction of the baseline FID mean.
         max_det_cost: bound on the deterministic / nondeterministic step-time ratio; with the
             interleaved measurement, the gate fails only when its interval's low end exceeds it.

@@ -8,6 +8,7 @@ set -euo pipefail
 out=${1:?usage: gpu_audit.sh OUT_DIR [STEPS]}
 steps=${2:-300}
 every=${EVERY:-50}
+seeds=${SEEDS:-"1 2 3 4"}   # extra seeds: the verdict needs at least 3 a side (issue 11)
 runs=$(mktemp -d)
 mkdir -p "$out"
 export PYTHONPATH="$(cd "$(dirname "$0")/.." && pwd)${PYTHONPATH:+:$PYTHONPATH}"
@@ -19,6 +20,6 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$out/nvi
 python3 -m repro scan --variant resnet_all "${common[@]}" > "$out/scan.json"
 python3 -m repro audit --quiet --no-mlflow --variant resnet_all --baseline-variant resnet_default \
   --steps "$steps" --set checkpoint_every="$every" --set trace_every=10 "${common[@]}" \
-  --eval-seeds 2 --runs-dir "$runs/runs" --out "$runs/audit"
+  --seeds $seeds --eval-seeds ${EVAL_SEEDS:-5} --runs-dir "$runs/runs" --out "$runs/audit"
 cp "$runs/audit/report.json" "$runs/audit/report.md" "$runs/audit/metrics.json" "$out/"
 cp "$runs/audit/figures/divergence.png" "$runs/audit/figures/losses.png" "$out/"

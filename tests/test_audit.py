@@ -40,7 +40,7 @@ def audit(tmp_path_factory):
 def test_report_structure_and_files(audit):
     out, report = audit
     on_disk = report_mod.load(out / "report.json")
-    assert on_disk["schema"] == "repro.audit/1"
+    assert on_disk["schema"] == "repro.audit/2"
     assert {r["id"] for r in on_disk["runs"]} == {s.id for s in plan("resnet_all", "resnet_default",
                                                                        extra_seeds=(1,), perturb=("threads",))}
     assert all(r["status"] == "completed" and r["fid"] is not None for r in on_disk["runs"])
@@ -53,18 +53,27 @@ def test_report_structure_and_files(audit):
         d = on_disk["variance"][v]
         assert d["n_runs"] == 5 and d["fid_mean"] > 0
         assert d["seed_std"] is not None and d["eval_std"] is not None
+        # on a CPU the four seed-0 runs (2 deterministic, 2 nondeterministic) are one model: one observation
+        assert d["n_seeds"] == 2 and d["n_distinct_runs"] == 2
+        assert [sorted(g) for g in d["identical_groups"]] == [sorted(
+            f"{v}/{m}-s0-r{r}" for m in ("deterministic", "nondeterministic") for r in (0, 1))]
         c = on_disk["cost"][v]
         assert c["ratio"] > 0 and c["det_median_step_s"] > 0
         inter = c["interleaved"]  # what the gate checks (issue 14 item 12)
         assert inter["pairs"] == COST_PAIRS and inter["ci_low"] <= inter["ratio"] <= inter["ci_high"]
-    assert "verdict" in on_disk["comparison"]
+    c = on_disk["comparison"]
+    assert {"variant", "baseline_variant", "diff", "ci_low", "ci_high", "p_value", "n_seeds_variant",
+            "n_seeds_baseline", "seeds_needed", "min_effect", "verdict", "method"} <= set(c)
+    # two seeds a side: never a verdict other than inconclusive, whatever the interval says
+    assert c["n_seeds_variant"] == c["n_seeds_baseline"] == 2 and c["verdict"] == "inconclusive"
     rows = on_disk["archdiff"]["resnet_all vs resnet_default"]["rows"]
     assert len(rows) == 6
     for name in ("report.md", "metrics.json", "plots/divergence.csv", "plots/losses.csv", "figures/divergence.png",
                  "figures/losses.png", "figures/samples_resnet_all.png"):
         assert (out / name).stat().st_size > 0, name
     md = (out / "report.md").read_text()
-    assert "## FID variance decomposition" in md and "## Cost of determinism" in md
+    assert "## FID noise: a nested decomposition" in md and "## Cost of determinism" in md
+    assert "4 runs, identical" in md and md.index("## Summary") < md.index("## Verdict")
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["resnet_all"]["det_pairs_identical"] == 1
 

@@ -131,7 +131,7 @@ def test_report_missing_a_section_is_one_line(tmp_path, capsys):
     path.write_text(json.dumps(report))
     assert main(["report", str(path)]) == 2
     err = _one_error_line(capsys)
-    assert "missing section(s)" in err and "cost" in err
+    assert "missing key(s) cost" in err and str(path) in err
     assert not (tmp_path / "report.md").exists()
 
 

@@ -17,9 +17,10 @@ from repro import gate
 from repro.cli import main
 
 VARIANTS = {"resnet_default": 40.0, "resnet_all": 47.0}  # baseline FID means of the synthetic audit
-SEEDS = (0, 1)
+SEEDS = (0, 1, 2)
 REPLICATES = 2
-EVAL_STD, NONDET_STD, SEED_STD = 0.4, 0.6, 0.8  # noise components; total sqrt(sum sq) ~ 1.077
+EVAL_STD, NONDET_STD, SEED_STD = 0.4, 0.6, 0.8  # noise components of the synthetic FIDs
+SEED_OFFSET = {0: -SEED_STD, 1: 0.0, 2: SEED_STD}
 
 
 def fake_fingerprint() -> dict:
@@ -46,61 +47,63 @@ def _hash(*parts) -> str:
 
 
 def make_report(variants: dict[str, float] = VARIANTS) -> dict:
-    """A self-consistent repro.audit/1 report: per variant, det and nondet runs for each seed and
-    replicate plus one thread-perturbed run; det replicates share a hash (identical pairs)."""
-    runs, pairs, variance, cost = [], [], {}, {}
-    for variant, base in variants.items():
-        fids = []
-        for seed in SEEDS:
-            for mode in ("deterministic", "nondeterministic"):
-                for rep in range(REPLICATES):
-                    # seed moves FID by +/-SEED_STD; nondeterministic replicates by +/-NONDET_STD
-                    fid = base + (SEED_STD if seed else -SEED_STD) + (
-                        (NONDET_STD if rep else -NONDET_STD) if mode == "nondeterministic" else 0.0)
-                    fids.append(fid)
-                    runs.append(_run(variant, mode, seed, rep, None, fid,
-                                     _hash(variant, seed) if mode == "deterministic" else _hash(variant, seed, mode, rep)))
-            for mode, kind in (("deterministic", "deterministic"), ("nondeterministic", "nondeterministic")):
-                pairs.append({"variant": variant, "kind": kind, "a": f"{variant}/{mode}-s{seed}-r0",
-                              "b": f"{variant}/{mode}-s{seed}-r1", "identical": kind == "deterministic",
-                              "first_divergent_step": None if kind == "deterministic" else 1,
-                              "first_divergent_tensors": [] if kind == "deterministic" else ["D.conv1.weight"],
-                              "rel_l2": [[10, 0.0]]})
-        runs.append(_run(variant, "deterministic", 0, 0, "threads", base + 0.1, _hash(variant, "threads")))
-        pairs.append({"variant": variant, "kind": "threads", "a": f"{variant}/deterministic-s0-r0",
-                      "b": f"{variant}/deterministic-s0-r0-threads", "identical": False, "first_divergent_step": 1,
-                      "first_divergent_tensors": ["G.linear.weight"], "rel_l2": [[1, 1e-7]]})
-        noise = math.sqrt(EVAL_STD**2 + NONDET_STD**2 + SEED_STD**2)
-        variance[variant] = {"fid_mean": sum(fids) / len(fids), "n_runs": len(fids), "eval_std": EVAL_STD,
-                             "nondet_std": NONDET_STD, "seed_std": SEED_STD, "noise_std": noise,
-                             "eval_pct": 100 * EVAL_STD**2 / noise**2, "nondet_pct": 100 * NONDET_STD**2 / noise**2,
-                             "seed_pct": 100 * SEED_STD**2 / noise**2}
-        cost[variant] = {"det_median_step_s": 0.055, "nondet_median_step_s": 0.05, "ratio": 1.1,
-                         "det_wall_s": 11.0, "nondet_wall_s": 10.0}
+    """A self-consistent audit report built from the plan of a real audit (seed 0 replicated in
+    both modes, extra seeds 1 and 2, a thread-perturbed run) with planted FIDs, analysed by the
+    audit's own functions: deterministic replicates share a hash (identical pairs),
+    nondeterministic ones differ by +/-NONDET_STD, seeds by SEED_OFFSET."""
+    from repro.audit import variance as variance_mod
+    from repro.audit.plan import AuditPlan
+
+    names = list(variants)
+    plan = AuditPlan(names[-1], names[0], REPLICATES, 0, SEEDS[1:], ("threads",))
+    runs = []
+    for spec in plan.runs():
+        base = variants[spec.variant] + SEED_OFFSET[spec.seed]
+        if spec.perturb:
+            fid, digest = base + 0.1, _hash(spec.variant, "threads")
+        elif spec.mode == "nondeterministic":
+            fid, digest = base + (NONDET_STD if spec.replicate else -NONDET_STD), _hash(spec.id)
+        else:
+            fid, digest = base, _hash(spec.variant, spec.seed)
+        runs.append(_run(spec, fid, digest))
+    pairs = []
+    for pair in plan.pairs():
+        same = pair.kind == "deterministic"
+        pairs.append({"variant": pair.variant, "kind": pair.kind, "a": pair.a.id, "b": pair.b.id, "identical": same,
+                      "first_divergent_step": None if same else 1,
+                      "first_divergent_tensors": [] if same else ["D.conv1.weight"], "rel_l2": [[10, 0.0]]})
+    variance = {v: variance_mod.decompose(runs, v, n_boot=50) for v in plan.variants}
+    cost = {v: {"det_median_step_s": 0.055, "nondet_median_step_s": 0.05, "ratio": 1.1, "det_wall_s": 11.0,
+                "nondet_wall_s": 10.0, "interleaved": None} for v in plan.variants}
     return {
-        "schema": "repro.audit/1", "created": "2026-11-27T12:00:00+00:00", "commit": "a" * 40,
-        "fingerprint": fake_fingerprint(),
-        "settings": {"variant": "resnet_all", "baseline_variant": "resnet_default", "replicates": REPLICATES,
+        "schema": gate.REPORT_SCHEMA, "created": "2026-11-27T12:00:00+00:00", "command": "test", "commit": "a" * 40,
+        "fingerprint": fake_fingerprint(), "fingerprint_summary": {"cpu": "Test CPU"},
+        "plan": {**plan.to_dict(), "id": plan.id},
+        "settings": {"variant": plan.variant, "baseline_variant": plan.baseline_variant, "replicates": REPLICATES,
                      "seeds": list(SEEDS), "steps": 200, "dataset": "digits", "perturb": ["threads"]},
-        "runs": runs, "pairs": pairs, "variance": variance, "cost": cost, "comparison": {}, "archdiff": {},
+        "runs": runs, "pairs": pairs, "variance": variance, "cost": cost,
+        "comparison": variance_mod.compare(runs, plan.variant, plan.baseline_variant), "archdiff": {},
     }
 
 
-def _run(variant, mode, seed, rep, perturb, fid, digest) -> dict:
-    suffix = f"-{perturb}" if perturb else ""
-    return {"id": f"{variant}/{mode}-s{seed}-r{rep}{suffix}", "variant": variant, "mode": mode, "seed": seed,
-            "replicate": rep, "perturb": perturb, "status": "completed", "steps_completed": 200,
-            "diverged_step": None, "final_param_hash": digest, "median_step_time_s": 0.05, "wall_time_s": 10.0,
-            "fid": fid, "fid_ci_low": fid - 1, "fid_ci_high": fid + 1, "fid_eval_std": EVAL_STD,
-            "is_mean": 5.0, "kid_mean": 0.01}
+def _run(spec, fid, digest) -> dict:
+    values = [fid - EVAL_STD, fid + EVAL_STD]
+    return {"id": spec.id, "variant": spec.variant, "mode": spec.mode, "seed": spec.seed, "replicate": spec.replicate,
+            "perturb": spec.perturb, "status": "completed", "steps_completed": 200, "diverged_step": None,
+            "final_param_hash": digest, "median_step_time_s": 0.05, "wall_time_s": 10.0, "threads": 2, "device": "cpu",
+            "fid": fid, "fid_eval_values": values, "fid_eval_std": EVAL_STD * math.sqrt(2), "fid_ci_low": fid - 1,
+            "fid_ci_high": fid + 1, "fid_boot_std": 0.5, "fid_min": fid - 0.2, "fid_min_step": 100, "is_mean": 5.0,
+            "kid_mean": 0.01}
 
 
 def shift_fid(report: dict, variant: str, delta: float) -> dict:
     """A copy of ``report`` with every FID of ``variant`` moved by ``delta``."""
     out = copy.deepcopy(report)
     for run in out["runs"]:
-        if run["variant"] == variant:
+        if run["variant"] == variant and run["fid"] is not None:
             run["fid"] += delta
+            run["fid_min"] += delta
+            run["fid_eval_values"] = [v + delta for v in run["fid_eval_values"]]
     out["variance"][variant]["fid_mean"] += delta
     return out
 
@@ -149,7 +152,8 @@ def test_fid_moved_by_ten_noise_std_fails(files, tmp_path, capsys):
     code, out, _ = run_cli(capsys, "--baseline", baseline_path, "--report", moved)
     assert code == gate.EXIT_DRIFT
     base = report["variance"]["resnet_all"]["fid_mean"]
-    half = max(3 * noise, 0.05 * base)
+    band = gate.fid_band(gate.load_baseline(baseline_path)["variants"]["resnet_all"], k=3.0, min_rel_tol=0.05)
+    half = band.half_width
     failing = [line for line in out.splitlines() if line.startswith("FAIL: resnet_all")]
     assert len(failing) == 1, out
     # the message names variant, metric, value and band
@@ -161,8 +165,10 @@ def test_fid_moved_by_ten_noise_std_fails(files, tmp_path, capsys):
 
 def test_fid_move_within_noise_passes(files, tmp_path, capsys):
     report, _, baseline_path = files
-    noise = report["variance"]["resnet_default"]["noise_std"]
-    moved = shift_fid(shift_fid(report, "resnet_default", -2.5 * noise), "resnet_all", 1.0 * noise)
+    baseline = gate.load_baseline(baseline_path)
+    half = {v: gate.fid_band(baseline["variants"][v], k=3.0, min_rel_tol=0.05).half_width for v in VARIANTS}
+    moved = shift_fid(shift_fid(report, "resnet_default", -0.9 * half["resnet_default"]), "resnet_all",
+                      0.5 * half["resnet_all"])
     code, out, _ = run_cli(capsys, "--baseline", baseline_path, "--report", write(tmp_path / "m.json", moved))
     assert code == gate.EXIT_PASS, out
     assert out.rstrip().splitlines()[-1].startswith("PASS")
@@ -184,19 +190,25 @@ def test_relative_floor_widens_a_tiny_noise_band(files):
 
 @settings(max_examples=200, deadline=None)
 @given(mean=st.floats(0.0, 500.0), noise=st.floats(0.0, 50.0), k=st.floats(0.1, 10.0),
-       tol=st.floats(0.0, 0.5), t=st.floats(-3.0, 3.0), shrink=st.floats(0.0, 1.0))
-def test_fid_band_laws(mean, noise, k, tol, t, shrink):
+       tol=st.floats(0.0, 0.5), t=st.floats(-3.0, 3.0), shrink=st.floats(0.0, 1.0), n=st.integers(1, 20))
+def test_fid_band_laws(mean, noise, k, tol, t, shrink, n):
     """The band holds the baseline mean, is symmetric about it, is at least as wide as each of its
-    two terms, and a value passes exactly when it lies in it (so anything closer also passes)."""
-    lo, hi = gate.fid_band(mean, noise, k=k, min_rel_tol=tol)
+    two terms (k x the std of a difference of two n-seed means, the relative floor), and a value
+    passes exactly when it lies in it (so anything closer also passes)."""
+    base = {"fid_mean": mean, "noise_std": noise, "eval_std": noise, "nondet_std": 0.0, "seed_std": noise,
+            "n_seeds": n, "eval_values_per_run": 1, "seeds": list(range(n))}
+    band = gate.fid_band(base, k=k, min_rel_tol=tol)
+    lo, hi = band.low, band.high
     assert lo <= mean <= hi
     # abs 1e-9: mean +/- half is rounded to the ulp of mean (<= 1e-13 for mean <= 500)
     assert math.isclose(mean - lo, hi - mean, rel_tol=1e-9, abs_tol=1e-9)
     half = hi - mean
-    assert half >= k * noise - 1e-9 and half >= tol * mean - 1e-9
+    assert half >= k * noise * math.sqrt(2 / n) - 1e-9 and half >= tol * mean - 1e-9
     report = make_report({"resnet_default": 40.0})
     baseline = gate.make_baseline(report, "r.json")
-    baseline["variants"]["resnet_default"].update(fid_mean=mean, noise_std=noise)
+    baseline["variants"]["resnet_default"] = base
+    report["variance"]["resnet_default"]["seeds"] = list(range(n))
+    report["variance"]["resnet_default"]["n_seeds"] = n
     value = mean + t * max(half, 1e-6)
     moved = copy.deepcopy(report)
     moved["variance"]["resnet_default"]["fid_mean"] = value
@@ -209,6 +221,21 @@ def test_fid_band_laws(mean, noise, k, tol, t, shrink):
     assert verdict(moved) == ("pass" if lo <= value <= hi else "fail")
     if verdict(moved) == "pass":
         assert verdict(closer) == "pass"
+
+
+def test_band_widens_on_another_cpu_and_says_so(files):
+    """#14.13: another CPU model gives other bits, so the band adds the baseline's seed spread."""
+    report, _, baseline_path = files
+    baseline = gate.load_baseline(baseline_path)
+    other = copy.deepcopy(report)
+    other["fingerprint"]["cpu"]["model"] = "Other CPU"
+    same_row = rows_of(gate.check(report, baseline, min_rel_tol=0.0), "fid")[0]
+    other_row = rows_of(gate.check(other, baseline, min_rel_tol=0.0, strict=False), "fid")[0]
+    width = lambda row: float(row["allowed"].split(", ")[1].rstrip("]")) - float(row["allowed"][1:].split(",")[0])
+    assert width(other_row) > width(same_row)
+    assert "fingerprint differs in cpu.model" in other_row["message"] and "band widened to" in other_row["message"]
+    seed_std = baseline["variants"][other_row["subject"]]["seed_std"]
+    assert f"{seed_std:.6g}" in other_row["message"]
 
 
 def test_missing_variant_and_diverged_run_fail(files):
@@ -246,8 +273,8 @@ def test_new_variant_in_report_is_skipped_not_failed(files):
 
 def test_deterministic_pair_with_different_hashes_fails(files, tmp_path, capsys):
     report, _, baseline_path = files
-    broken = set_det_hash(report, "resnet_all", 1, _hash("other"), replicates=(1,))
-    pair = next(p for p in broken["pairs"] if p["kind"] == "deterministic" and p["b"] == "resnet_all/deterministic-s1-r1")
+    broken = set_det_hash(report, "resnet_all", 0, _hash("other"), replicates=(1,))
+    pair = next(p for p in broken["pairs"] if p["kind"] == "deterministic" and p["b"] == "resnet_all/deterministic-s0-r1")
     pair.update(identical=False, first_divergent_step=37, first_divergent_tensors=["D.block0.conv.weight"])
     code, out, _ = run_cli(capsys, "--baseline", baseline_path, "--report", write(tmp_path / "b.json", broken),
                            "--no-strict")
@@ -255,7 +282,7 @@ def test_deterministic_pair_with_different_hashes_fails(files, tmp_path, capsys)
     result = gate.check(broken, gate.load_baseline(baseline_path), strict=False)
     failed = result.failures()
     assert [(r["check"], r["subject"]) for r in failed] == [
-        ("determinism", "resnet_all/deterministic-s1-r0 vs resnet_all/deterministic-s1-r1")]
+        ("determinism", "resnet_all/deterministic-s0-r0 vs resnet_all/deterministic-s0-r1")]
     assert "37" in failed[0]["message"] and "D.block0.conv.weight" in failed[0]["message"]
     assert "resnet_all" in failed[0]["message"]
 
@@ -354,7 +381,7 @@ def test_baseline_records_the_ratio_the_gate_checks(tmp_path):
     assert baseline["cost"] == {"resnet_default": 1.1, "resnet_all": 1.25}
     bad = copy.deepcopy(report)
     bad["cost"]["resnet_all"]["interleaved"] = {"ratio": 1.25}
-    with pytest.raises(gate.GateInputError, match=r"interleaved must be an object with keys ratio, ci_low"):
+    with pytest.raises(gate.GateInputError, match=r"interleaved: missing key\(s\) ci_low"):
         gate.validate_report(bad)
 
 
@@ -373,7 +400,7 @@ def test_other_environment_skips_strict_mode_naming_the_field(files, tmp_path, c
 
 def test_same_environment_different_final_hash_fails_strict(files, tmp_path, capsys):
     report, _, baseline_path = files
-    changed = set_det_hash(report, "resnet_default", 1, _hash("changed"))  # both replicates: pair still identical
+    changed = set_det_hash(report, "resnet_default", 0, _hash("changed"))  # both replicates: pair still identical
     changed["fingerprint"]["git"]["commit"] = "b" * 40  # not a strict field: strict mode still applies
     changed["fingerprint"]["cpu"]["flags"].append("md_clear")  # not strict either
     path = write(tmp_path / "h.json", changed)
@@ -381,19 +408,20 @@ def test_same_environment_different_final_hash_fails_strict(files, tmp_path, cap
     assert code == gate.EXIT_DRIFT
     result = gate.check(changed, gate.load_baseline(baseline_path))
     assert sorted(r["subject"] for r in result.failures()) == [
-        "resnet_default/deterministic-s1-r0", "resnet_default/deterministic-s1-r1"]
+        "resnet_default/deterministic-s0-r0", "resnet_default/deterministic-s0-r1"]
     assert all(r["check"] == "strict_hash" for r in result.failures())
-    assert len([r for r in rows_of(result, "strict_hash") if r["verdict"] == "pass"]) == 6
+    assert len([r for r in rows_of(result, "strict_hash") if r["verdict"] == "pass"]) == 6  # 8 pinned, 2 changed
     code, out, _ = run_cli(capsys, "--baseline", baseline_path, "--report", path, "--no-strict")
     assert code == gate.EXIT_PASS and "strict mode disabled" in out
 
 
-def test_strict_mode_fails_a_missing_deterministic_run(files):
+def test_a_report_missing_a_planned_run_is_unusable(files):
+    """The plan owns the run list: a report without one of its runs is not evidence (exit 2)."""
     report, _, baseline_path = files
     fewer = copy.deepcopy(report)
     fewer["runs"] = [r for r in fewer["runs"] if r["id"] != "resnet_all/deterministic-s0-r1"]
-    result = gate.check(fewer, gate.load_baseline(baseline_path))
-    assert [r["subject"] for r in result.failures()] == ["resnet_all/deterministic-s0-r1"]
+    with pytest.raises(gate.GateInputError, match=r"missing \['resnet_all/deterministic-s0-r1'\]"):
+        gate.check(fewer, gate.load_baseline(baseline_path))
 
 
 # --------------------------------------------------------------------------- unusable input
@@ -410,10 +438,11 @@ def test_corrupt_or_missing_baseline_exits_2(files, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("mutate, expected", [
-    (lambda b: b.update(schema="repro.baseline/2"), "'repro.baseline/2' is not supported"),
-    (lambda b: b.update(schema="repro.audit/1"), "it is an audit report"),
+    (lambda b: b.update(schema="repro.baseline/9"), "'repro.baseline/9' is not supported"),
+    (lambda b: b.update(schema="repro.baseline/1"), "refresh it with `repro gate --update`"),
+    (lambda b: b.update(schema="repro.audit/2"), "it is an audit report"),
     (lambda b: b.pop("schema"), "no 'schema' key"),
-    (lambda b: b.pop("variants"), "missing required key(s) variants"),
+    (lambda b: b.pop("variants"), "missing key(s) variants"),
     (lambda b: b["variants"]["resnet_all"].pop("noise_std"), "noise_std"),
 ])
 def test_baseline_schema_mismatch_exits_2(files, capsys, mutate, expected):
@@ -429,7 +458,9 @@ def test_baseline_schema_mismatch_exits_2(files, capsys, mutate, expected):
 def test_report_schema_mismatch_exits_2(files, tmp_path, capsys):
     report, _, baseline_path = files
     for mutate, expected in ((lambda r: r.update(schema="repro.audit/0"), "'repro.audit/0' is not supported"),
-                             (lambda r: r.pop("pairs"), "missing required key(s) pairs"),
+                             (lambda r: r.pop("pairs"), "missing key(s) pairs"),
+                             (lambda r: r["runs"].pop(), "runs do not match the plan"),
+                             (lambda r: r["comparison"].update(verdict="maybe"), "is not one of"),
                              (lambda r: r["runs"][0].pop("final_param_hash"), "runs[0] is missing key(s) final_param_hash")):
         bad = copy.deepcopy(report)
         mutate(bad)
@@ -477,10 +508,11 @@ def test_update_writes_a_baseline_that_passes_against_its_report(tmp_path, capsy
     assert baseline["fingerprint"] == report["fingerprint"] and baseline["settings"] == report["settings"]
     assert baseline["source_report"] == str(report_path)
     expected_ids = {r["id"] for r in report["runs"] if r["mode"] == "deterministic" and r["perturb"] is None}
-    assert set(baseline["final_param_hashes"]) == expected_ids and len(expected_ids) == 8
+    assert set(baseline["final_param_hashes"]) == expected_ids and len(expected_ids) == 8  # 4 per variant
     assert baseline["cost"] == {v: report["cost"][v]["ratio"] for v in VARIANTS}
     for name, v in baseline["variants"].items():
-        assert v == {k: report["variance"][name][k] for k in ("fid_mean", "noise_std", "eval_std", "nondet_std", "seed_std")}
+        assert v == {k: report["variance"][name][k] for k in ("fid_mean", "noise_std", "eval_std", "nondet_std", "seed_std",
+                                                              "n_seeds", "eval_values_per_run", "seeds")}
     code, out, _ = run_cli(capsys, "--baseline", baseline_path, "--report", report_path)
     assert code == gate.EXIT_PASS, out
     assert "SKIP" not in out  # same environment: strict mode ran and every row passed

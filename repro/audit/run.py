@@ -17,7 +17,7 @@ from typing import Any, Callable
 from repro import io, lock
 from repro.audit import cost as cost_mod
 from repro.audit import divergence, figures, report as report_mod, reuse, variance
-from repro.audit.plan import RunSpec, plan
+from repro.audit.plan import AuditPlan, RunSpec, plan
 from repro.train import rundir
 
 
@@ -26,19 +26,6 @@ _log = reuse.log
 
 def _metrics_path(spec: RunSpec, run_dir: Path, evals_dir: Path | None) -> Path:
     return (evals_dir / f"{spec.id}.json") if evals_dir else run_dir / rundir.METRICS
-
-
-def _pairs(specs: list[RunSpec], seed: int) -> list[tuple[str, RunSpec, RunSpec]]:
-    """(kind, a, b): replicate 0 against each other replicate per mode, and the thread perturbation."""
-    out = []
-    for variant in dict.fromkeys(s.variant for s in specs):
-        for mode in ("deterministic", "nondeterministic"):
-            reps = [s for s in specs if s.variant == variant and s.mode == mode and s.perturb is None
-                    and s.seed == seed]
-            out += [(mode, reps[0], other) for other in reps[1:]]
-        base = next(s for s in specs if s.variant == variant and s.mode == "deterministic" and s.is_primary(seed))
-        out += [("threads", base, s) for s in specs if s.variant == variant and s.perturb == "threads"]
-    return out
 
 
 def _archdiffs(variant: str, baseline: str, resolution: int, channels: int) -> dict[str, Any]:
@@ -70,9 +57,10 @@ def run_audit(variant: str, *, baseline_variant: str = "resnet_default", replica
               out_dir: str | os.PathLike = "audits/audit", runs_dir: str | os.PathLike | None = None,
               evals_dir: str | os.PathLike | None = None, train_missing: bool = True, force: bool = False,
               extractor: str = "auto", extractor_weights: str | None = None, num_samples: int | None = None,
-              eval_seeds: int = 3, use_mlflow: bool = True, progress: bool = True,
+              eval_seeds: int = 10, use_mlflow: bool = True, progress: bool = True,
               callbacks: dict[str, Callable] | None = None, command: str | None = None,
-              cost_pairs: int = cost_mod.DEFAULT_PAIRS) -> dict[str, Any]:
+              cost_pairs: int = cost_mod.DEFAULT_PAIRS, min_effect: float | None = None,
+              per_seed: str = "deterministic") -> dict[str, Any]:
     """Run (or finish) one audit and write ``out_dir/report.json`` and friends.
 
     Runs live in ``runs_dir`` (default ``out_dir/runs``) under ``RunSpec.id``; completed runs
@@ -82,16 +70,25 @@ def run_audit(variant: str, *, baseline_variant: str = "resnet_default", replica
     ``callbacks`` maps a run id to a per-step hook (used to inject faults in tests).
     ``cost_pairs`` is the number of interleaved (det, nondet) step pairs of the cost
     measurement per variant (:func:`repro.audit.cost.interleaved`).
+    ``min_effect`` (FID units; default 5% of the baseline's mean FID) is the smallest difference
+    that matters to the verdict; ``per_seed`` picks each seed's observation
+    (:func:`repro.stats.seed_evidence`).
     """
     overrides = dict(overrides or {})
     seed = int(overrides.pop("seed", 0))
-    specs = plan(variant, baseline_variant, replicates=replicates, seed=seed, extra_seeds=tuple(extra_seeds),
-                 perturb=tuple(perturb))
+    the_plan = AuditPlan(variant, baseline_variant, replicates, seed, tuple(extra_seeds), tuple(perturb))
+    specs = the_plan.runs()
     configs = {s.id: s.config(overrides) for s in specs}  # validates every name and value before training
     first = configs[specs[0].id]
     if first.steps < first.checkpoint_every:
         raise ValueError(f"steps={first.steps} is below the checkpoint interval checkpoint_every="
                          f"{first.checkpoint_every}: the audit compares checkpoints, so steps must be at least that")
+    from repro.stats.evidence import PER_SEED
+
+    if per_seed not in PER_SEED:
+        raise ValueError(f"invalid per_seed={per_seed!r}; valid choices: {', '.join(PER_SEED)}")
+    if min_effect is not None and not (isinstance(min_effect, (int, float)) and 0 < min_effect < float("inf")):
+        raise ValueError(f"invalid min_effect={min_effect!r}: must be a finite number of FID units > 0")
     if not isinstance(cost_pairs, int) or cost_pairs < 2:
         raise ValueError(f"invalid cost_pairs={cost_pairs!r}: an interval needs at least 2 step pairs")
     out_dir = io.check_output_dir(out_dir, "audit directory")
@@ -123,18 +120,18 @@ def run_audit(variant: str, *, baseline_variant: str = "resnet_default", replica
 
         by_id = {r["id"]: r for r in rows}
         pairs = []
-        for kind, a, b in _pairs(specs, seed):  # train() raises on failure: every run here completed or diverged
+        for pair in the_plan.pairs():  # train() raises on failure: every run here completed or diverged
+            a, b = pair.a, pair.b
             result = divergence.compare(run_dirs[a.id], run_dirs[b.id])
-            pairs.append({"variant": a.variant, "kind": kind, "a": a.id, "b": b.id, **result,
+            pairs.append({"variant": a.variant, "kind": pair.kind, "a": a.id, "b": b.id, **result,
                           "fid_a": by_id[a.id]["fid"], "fid_b": by_id[b.id]["fid"]})
-        variants = list(dict.fromkeys(s.variant for s in specs))
-        var = {v: variance.decompose(rows, v, seed) for v in variants}
+        var = {v: variance.decompose(rows, v, per_seed=per_seed, main_seed=seed) for v in the_plan.variants}
         from repro import fingerprint
 
         fp = fingerprint.collect()
-        costs = {v: cost_mod.cost(rows, run_dirs, v, seed) for v in variants}
-        for v in variants:
-            primary = next(s for s in specs if s.variant == v and s.mode == "deterministic" and s.is_primary(seed))
+        costs = {v: cost_mod.cost(rows, run_dirs, v, seed) for v in the_plan.variants}
+        for v in the_plan.variants:
+            primary = the_plan.primary(v)
             costs[v]["interleaved"] = reuse.interleaved_cost(out_dir / "report.json", v, configs[primary.id],
                                                              cost_pairs, fp)
         report = {
@@ -144,21 +141,28 @@ def run_audit(variant: str, *, baseline_variant: str = "resnet_default", replica
             "commit": (fp.get("git") or {}).get("commit"),
             "fingerprint": fp,
             "fingerprint_summary": fingerprint.summary(fp),
+            "plan": {**the_plan.to_dict(), "id": the_plan.id},
             "settings": {"variant": variant, "baseline_variant": baseline_variant, "replicates": replicates,
-                         "seed": seed, "seeds": [seed, *extra_seeds], "extra_seeds": list(extra_seeds),
+                         "seed": seed, "seeds": the_plan.seeds, "extra_seeds": list(extra_seeds),
                          "perturb": list(perturb), "steps": first.steps, "dataset": first.dataset,
+                         "resolution": first.resolution, "width": first.width, "batch_size": first.batch_size,
                          "overrides": {k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items()},
                          "eval_seeds": eval_seeds, "runs_dir": str(runs_dir), "trace_every": first.trace_every,
-                         "checkpoint_every": first.checkpoint_every, "cost_pairs": cost_pairs},
+                         "checkpoint_every": first.checkpoint_every, "cost_pairs": cost_pairs,
+                         "min_effect": min_effect, "per_seed": per_seed},
             "runs": rows,
             "pairs": pairs,
             "variance": var,
-            "comparison": variance.compare_variants(rows, var, variant, baseline_variant),
+            "comparison": variance.compare(rows, variant, baseline_variant, per_seed=per_seed, min_effect=min_effect),
             "cost": costs,
             "archdiff": _archdiffs(variant, baseline_variant, first.resolution, first.channels),
         }
-        traces = {f"{s.variant}/{s.mode}": rundir.read_trace(run_dirs[s.id]) for s in specs if s.is_primary(seed)}
-        _write_figures(report, out_dir, run_dirs, specs, traces, seed)
+        from repro import schema
+
+        schema.validate_report(report, "the audit report being written")  # the contract, before anything lands
+        primaries = [the_plan.primary(v, m) for v in the_plan.variants for m in ("deterministic", "nondeterministic")]
+        traces = {f"{s.variant}/{s.mode}": rundir.read_trace(run_dirs[s.id]) for s in primaries}
+        _write_figures(report, out_dir, run_dirs, the_plan, traces)
         report_mod.write_all(report, out_dir, traces)
         if use_mlflow:
             from repro import tracking
@@ -206,14 +210,14 @@ def _evaluate(spec: RunSpec, run_dir: Path, record: dict, evals_dir: Path | None
                         out=path)
 
 
-def _write_figures(report, out_dir: Path, run_dirs, specs, traces, seed) -> None:
+def _write_figures(report, out_dir: Path, run_dirs, the_plan: AuditPlan, traces) -> None:
     from repro.gan.sampling import generate
 
     fig_dir = out_dir / "figures"
     figures.divergence_figure(report["pairs"], fig_dir / "divergence.png")
     figures.loss_figure(traces, fig_dir / "losses.png")
-    for spec in specs:
-        if spec.mode == "deterministic" and spec.is_primary(seed) and rundir.checkpoint_steps(run_dirs[spec.id]):
+    for spec in (the_plan.primary(v) for v in the_plan.variants):
+        if rundir.checkpoint_steps(run_dirs[spec.id]):
             net, _ = rundir.load_generator(run_dirs[spec.id])
             figures.sample_grid(generate(net, 64, seed=0), fig_dir / f"samples_{spec.variant}.png")
 
@@ -222,4 +226,4 @@ def command_line() -> str:
     return " ".join(shlex.quote(a) for a in ["repro", *sys.argv[1:]])
 
 
-__all__ = ["run_audit", "plan", "RunSpec"]
+__all__ = ["run_audit", "plan", "AuditPlan", "RunSpec"]

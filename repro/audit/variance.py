@@ -1,99 +1,150 @@
-"""FID variance decomposition and the variant-vs-baseline verdict.
+"""Per-variant noise of FID, the variant-vs-baseline verdict and the checkpoint-selection effect.
 
-Noise sources, each a standard deviation of FID and a percentage of the mean FID:
-
-- evaluation: FID re-evaluated with several evaluation seeds (``fid_eval_std`` of each run,
-  root-mean-square over runs); the bootstrap interval over generated samples is reported too;
-- nondeterminism: FIDs of the nondeterministic replicates (same seed, same config);
-- seed: FIDs of deterministic runs with different seeds (when extra seeds are given).
-
-The total noise is the square root of the sum of the available components' squares.
+Everything here counts independent evidence once (:mod:`repro.stats.evidence`): runs of one seed
+with the same final parameter hash are one model, and a variant's observations are one FID per
+training seed. The noise is the nested decomposition of :mod:`repro.stats.nested` (seed >
+distinct runs within a seed, i.e. nondeterminism > evaluation seeds within a run), each level a
+standard deviation with a 95% interval; the bootstrap standard deviation over generated samples
+(``fid_boot_std`` of each run, stored by the evaluation) is shown beside it, never mixed in.
+The verdict is :func:`repro.stats.compare_seeds`: one test, one verdict.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
-from typing import Any
+from dataclasses import asdict
+from typing import Any, Iterable, Mapping
 
-Z_95 = 1.959963984540054  # two-sided 95% normal quantile
+from repro.stats import compare_seeds, decompose as nested_decompose, nested_design, seed_evidence, unit_std
+from repro.stats.evidence import distinct_runs, usable
 
 
-def _std(values: list[float]) -> float | None:
-    return statistics.stdev(values) if len(values) >= 2 else None
+def _pct(std: float | None, mean: float | None) -> float | None:
+    return None if std is None or not mean else 100.0 * std / mean
 
 
 def _rms(values: list[float]) -> float | None:
     return math.sqrt(sum(v * v for v in values) / len(values)) if values else None
 
 
-def _pct(std: float | None, mean: float) -> float | None:
-    return None if std is None or not mean else 100.0 * std / mean
-
-
-def decompose(runs: list[dict[str, Any]], variant: str, seed: int) -> dict[str, Any]:
-    """Variance components of one variant from the audit's run rows (see ``report.run_row``)."""
-    ok = [r for r in runs if r["variant"] == variant and r["status"] == "completed" and r.get("fid") is not None]
-    plain = [r for r in ok if r["perturb"] is None]
-    if not plain:
-        return {"fid_mean": None, "n_runs": 0, "note": "no completed, evaluated run"}
-    fid_mean = statistics.fmean(r["fid"] for r in plain)
-    eval_std = _rms([r["fid_eval_std"] for r in plain if r.get("fid_eval_std") is not None])
-    boot_std = _rms([(r["fid_ci_high"] - r["fid_ci_low"]) / (2 * Z_95) for r in plain
-                     if r.get("fid_ci_high") is not None and r.get("fid_ci_low") is not None])
-    nondet = [r["fid"] for r in plain if r["mode"] == "nondeterministic" and r["seed"] == seed]
-    det = [r["fid"] for r in plain if r["mode"] == "deterministic" and r["seed"] == seed]
-    per_seed = {r["seed"]: r["fid"] for r in plain if r["mode"] == "deterministic" and r["replicate"] == 0}
-    nondet_std, det_std = _std(nondet), _std(det)
-    seed_std = _std(list(per_seed.values()))
-    components = [c for c in (eval_std, nondet_std, seed_std) if c is not None]
-    noise_std = math.sqrt(sum(c * c for c in components)) if components else None
-    threads = [r for r in ok if r["perturb"] == "threads"]
-    base = next((r for r in plain if r["mode"] == "deterministic" and r["seed"] == seed and r["replicate"] == 0), None)
-    return {
-        "fid_mean": fid_mean,
-        "n_runs": len(plain),
-        "eval_std": eval_std, "eval_pct": _pct(eval_std, fid_mean),
-        "bootstrap_std": boot_std, "bootstrap_pct": _pct(boot_std, fid_mean),
-        "nondet_std": nondet_std, "nondet_pct": _pct(nondet_std, fid_mean), "n_nondet": len(nondet),
-        "det_std": det_std, "n_det": len(det),
-        "seed_std": seed_std, "seed_pct": _pct(seed_std, fid_mean), "n_seeds": len(per_seed),
-        "noise_std": noise_std, "noise_pct": _pct(noise_std, fid_mean),
-        "threads_fid_delta": (threads[0]["fid"] - base["fid"]) if threads and base else None,
-    }
-
-
-def compare_variants(runs: list[dict[str, Any]], variance: dict[str, dict], variant: str,
-                     baseline: str) -> dict[str, Any]:
-    """Is the FID difference of ``variant`` against ``baseline`` real or within noise?
-
-    Band: 2 x the combined noise std (sqrt(noise_v^2 + noise_b^2)), about a 95% band for
-    normal noise. Welch's t-test on the per-run FIDs is reported beside it when both sides
-    have at least two runs with non-zero spread.
-    """
+def _t_interval(values: list[float], level: float = 0.95) -> tuple[float | None, float | None]:
+    if len(values) < 2:
+        return None, None
     from scipy import stats
 
-    if variant == baseline:
-        return {"variant": variant, "baseline_variant": baseline, "verdict": "same variant: nothing to compare"}
-    v, b = variance.get(variant, {}), variance.get(baseline, {})
-    if v.get("fid_mean") is None or b.get("fid_mean") is None:
-        return {"variant": variant, "baseline_variant": baseline, "verdict": "not comparable: missing FID"}
-    diff = v["fid_mean"] - b["fid_mean"]
-    noise = math.sqrt((v.get("noise_std") or 0.0) ** 2 + (b.get("noise_std") or 0.0) ** 2)
-    band = 2.0 * noise
-    samples = [[r["fid"] for r in runs if r["variant"] == name and r["status"] == "completed"
-                and r["perturb"] is None and r.get("fid") is not None] for name in (variant, baseline)]
-    p_value = None
-    test = "none (fewer than two runs with spread on a side)"
-    if all(len(s) >= 2 and statistics.pstdev(s) > 0 for s in samples):
-        p_value = float(stats.ttest_ind(samples[0], samples[1], equal_var=False).pvalue)
-        test = "Welch's t-test on per-run FIDs (two-sided)"
-    real = abs(diff) > band
-    return {
-        "variant": variant, "baseline_variant": baseline,
-        "fid_variant": v["fid_mean"], "fid_baseline": b["fid_mean"], "fid_diff": diff,
-        "noise_std": noise, "band": band, "band_rule": "2 x sqrt(noise_variant^2 + noise_baseline^2)",
-        "test": test, "p_value": p_value,
-        "verdict": ("real difference" if real else "within noise") + (
-            f": FID differs by {diff:+.3f}, {'beyond' if real else 'inside'} the noise band +/-{band:.3f}"),
+    mean, sd = statistics.fmean(values), statistics.stdev(values)
+    half = float(stats.t.ppf(0.5 + level / 2, len(values) - 1)) * sd / math.sqrt(len(values))
+    return mean - half, mean + half
+
+
+def decompose(rows: Iterable[Mapping[str, Any]], variant: str, *, per_seed: str = "deterministic",
+              main_seed: int = 0, n_boot: int = 2000) -> dict[str, Any]:
+    """Noise of one variant from the audit's run rows (:class:`repro.schema.RunRow` dicts).
+
+    ``fid_mean`` is the mean of the per-seed observations (``per_seed``, see
+    :func:`repro.stats.seed_evidence`); ``noise_std`` is the standard deviation of one such
+    observation (seed + nondeterminism + evaluation / E, :func:`repro.stats.unit_std`), or with one
+    seed the within-seed part only (``noise_basis`` says which).
+    """
+    rows = list(rows)
+    evidence = seed_evidence(rows, variant, per_seed=per_seed)
+    plain = [r for r in rows if r["variant"] == variant and usable(r)]
+    if not evidence:
+        return {"fid_mean": None, "noise_std": None, "eval_std": None, "nondet_std": None, "seed_std": None,
+                "n_seeds": 0, "n_runs": len(plain), "per_seed": per_seed,
+                "note": "no completed, evaluated run gives a per-seed observation"}
+    dec = nested_decompose(nested_design(evidence), n_boot=n_boot, seed=0)
+    e_per_run = min(len(d.eval_values) for e in evidence for d in e.runs)
+    values = [e.value for e in evidence]
+    fid_mean = statistics.fmean(values)
+    unit = unit_std(dec, e_per_run)
+    within_var = (dec.replicate.var or 0.0) + (dec.evaluation.var or 0.0) / e_per_run
+    noise, basis = ((unit, "one seed's observation: sqrt(seed^2 + nondeterminism^2 + evaluation^2 / E)")
+                    if unit is not None else
+                    (math.sqrt(within_var), "within one seed only (one seed: the seed spread is unknown)"))
+    groups = [list(d.ids) for e in evidence for d in e.runs if len(d.ids) > 1]
+    boot = _rms([float(r["fid_boot_std"]) for r in plain if r.get("fid_boot_std") is not None])
+    comp = {c.level: c for c in dec.components()}
+    out = {
+        "fid_mean": fid_mean, "per_seed": per_seed, "per_seed_source": evidence[0].source,
+        "seeds": [e.seed for e in evidence], "seed_values": values,
+        "n_seeds": len(evidence), "n_runs": len(plain), "n_distinct_runs": dec.n_runs,
+        "identical_groups": groups, "eval_values_per_run": e_per_run,
+        "seed_std": comp["seed"].std, "nondet_std": comp["replicate"].std, "eval_std": comp["evaluation"].std,
+        "components": {name: {"std": c.std, "ci_low": c.ci_low, "ci_high": c.ci_high, "df": c.df, "note": c.note,
+                              "pct": _pct(c.std, fid_mean)} for name, c in comp.items()},
+        "noise_std": noise, "noise_pct": _pct(noise, fid_mean), "noise_basis": basis,
+        "boot_std": boot, "boot_pct": _pct(boot, fid_mean),
+        "method": "nested random-effects ANOVA (method of moments), 95% parametric-bootstrap intervals "
+                  f"({n_boot} draws); bit-identical runs of a seed counted once",
     }
+    out.update(_threads(rows, variant, main_seed, out["seed_std"]))
+    out["selection"] = selection_effect(rows, variant)
+    return out
+
+
+def _threads(rows: list[Mapping[str, Any]], variant: str, main_seed: int, seed_std: float | None) -> dict[str, Any]:
+    """The thread perturbation's FID change: a single sample, set beside the seed spread."""
+    runs = [r for r in rows if r["variant"] == variant and r.get("perturb") == "threads"
+            and r.get("status") == "completed" and r.get("fid") is not None]
+    base = next((r for r in rows if r["variant"] == variant and r.get("perturb") is None and r["mode"] == "deterministic"
+                 and r["seed"] == main_seed and r.get("replicate") == 0 and r.get("fid") is not None), None)
+    if not runs or base is None:
+        return {"threads_fid_delta": None}
+    delta = float(runs[0]["fid"]) - float(base["fid"])
+    note = "one sample (one perturbed run against its unperturbed twin)"
+    if seed_std:
+        note += f"; {abs(delta) / seed_std:.2f} x the seed standard deviation {seed_std:.4g}"
+    return {"threads_fid_delta": delta, "threads_note": note}
+
+
+def selection_effect(rows: Iterable[Mapping[str, Any]], variant: str) -> dict[str, Any]:
+    """How much reporting the minimum FID over checkpoints (compare_gan's choice) lowers FID
+    against the final checkpoint, over the deterministic replicate 0 of each seed (both scored
+    with evaluation seed 0, so the difference is the selection alone)."""
+    per_seed = {}
+    for r in rows:
+        if (r["variant"] == variant and usable(r) and r["mode"] == "deterministic" and r.get("replicate") == 0
+                and r.get("fid_min") is not None):
+            per_seed[int(r["seed"])] = float(r["fid"]) - float(r["fid_min"])
+    drops = [per_seed[s] for s in sorted(per_seed)]
+    if not drops:
+        return {"n_seeds": 0, "mean_drop": None, "ci_low": None, "ci_high": None, "drops": []}
+    lo, hi = _t_interval(drops)
+    return {"n_seeds": len(drops), "mean_drop": statistics.fmean(drops), "ci_low": lo, "ci_high": hi,
+            "drops": drops, "rule": "final FID - min FID over checkpoints, per seed; mean with a 95% t interval"}
+
+
+def compare(rows: Iterable[Mapping[str, Any]], variant: str, baseline: str, *, per_seed: str = "deterministic",
+            min_effect: float | None = None) -> dict[str, Any]:
+    """``report.json``'s ``comparison``: :func:`repro.stats.compare_seeds` over one FID per seed."""
+    rows = list(rows)
+    a = seed_evidence(rows, variant, per_seed=per_seed)
+    b = seed_evidence(rows, baseline, per_seed=per_seed)
+    source = a[0].source if a else (b[0].source if b else per_seed)
+    if variant == baseline:
+        c = compare_seeds([], [e.value for e in b], variant=variant, baseline_variant=baseline, min_effect=min_effect)
+        out = {**asdict(c), "reason": "the variant is its own baseline: nothing to compare"}
+    else:
+        c = compare_seeds([e.value for e in a], [e.value for e in b], variant=variant, baseline_variant=baseline,
+                          min_effect=min_effect)
+        out = asdict(c)
+    out.update({"per_seed": per_seed, "per_seed_source": source, "seeds_variant": [e.seed for e in a],
+                "seeds_baseline": [e.seed for e in b]})
+    return out
+
+
+def identical_labels(rows: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """run id -> ``"2 runs, identical"`` (with the other ids) for runs of a seed that collapsed into one."""
+    by_key: dict[tuple, list[Mapping[str, Any]]] = {}
+    for r in rows:
+        if usable(r):
+            by_key.setdefault((r["variant"], r["seed"]), []).append(r)
+    out = {}
+    for members in by_key.values():
+        for d in distinct_runs(members):
+            if len(d.ids) > 1:
+                for i in d.ids:
+                    out[i] = d.label
+    return out

@@ -16,7 +16,9 @@ def add_parser(sub) -> None:
     add_config_options(p, variant_default=None)  # --variant (required), --dataset, --seed (default 0), --steps, --set
     p.add_argument("--baseline-variant", default="resnet_default", help="preset to compare against")
     p.add_argument("--replicates", type=int, default=2, help="runs per mode with the same seed (>= 2)")
-    p.add_argument("--seeds", type=int, nargs="*", default=[], help="extra seeds (one deterministic run each)")
+    p.add_argument("--seeds", type=int, nargs="*", default=[],
+                   help="extra seeds, one deterministic run each: seeds are the unit of evidence of the verdict, "
+                        "which needs at least 3 a side (the main seed counts)")
     p.add_argument("--perturb", action="append", default=[], choices=["threads"],
                    help="also rerun deterministic replicate 0 with 1 intra-op thread")
     p.add_argument("--out", default=None, help="output directory (default audits/VARIANT)")
@@ -27,7 +29,13 @@ def add_parser(sub) -> None:
     p.add_argument("--extractor", default="auto", help="feature extractor (auto: digits-cnn for digits)")
     p.add_argument("--extractor-weights", default=None, help="weights file of the extractor")
     p.add_argument("--num-samples", type=int, default=None, help="generated samples per FID (default: test size)")
-    p.add_argument("--eval-seeds", type=int, default=3, help="evaluation seeds per run (evaluation noise)")
+    p.add_argument("--eval-seeds", type=int, default=10, help="evaluation seeds per run (evaluation noise)")
+    p.add_argument("--min-effect", type=float, default=None,
+                   help="smallest FID difference that matters to the verdict, in FID units (default: 5%% of the "
+                        "baseline's mean FID); 'within noise' needs 80%% power to see it")
+    p.add_argument("--per-seed", default="deterministic", choices=["deterministic", "nondeterministic-mean"],
+                   help="each seed's observation: its deterministic replicate 0, or the mean of its distinct "
+                        "nondeterministic replicates")
     p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
     p.add_argument("--quiet", action="store_true", help="no training progress output")
     p.set_defaults(func=run)
@@ -43,10 +51,14 @@ def run(args) -> int:
         out_dir=args.out or f"audits/{args.variant}", runs_dir=args.runs_dir, evals_dir=args.evals_dir,
         train_missing=not args.no_train, force=args.force, extractor=args.extractor,
         extractor_weights=args.extractor_weights, num_samples=args.num_samples, eval_seeds=args.eval_seeds,
-        use_mlflow=not args.no_mlflow, progress=not args.quiet, command=command_line())
-    print(report["comparison"]["verdict"])
+        use_mlflow=not args.no_mlflow, progress=not args.quiet, command=command_line(), min_effect=args.min_effect,
+        per_seed=args.per_seed)
+    c = report["comparison"]
+    print(f"{c['verdict']}: {c['reason']}")
     print_json({"det_pairs_identical": all(p["identical"] for p in report["pairs"] if p["kind"] == "deterministic"),
-                "variance": {v: {k: d.get(k) for k in ("fid_mean", "noise_std", "noise_pct")}
+                "comparison": {k: c.get(k) for k in ("diff", "ci_low", "ci_high", "p_value", "n_seeds_variant",
+                                                     "n_seeds_baseline", "seeds_needed")},
+                "variance": {v: {k: d.get(k) for k in ("fid_mean", "n_seeds", "noise_std", "noise_pct")}
                              for v, d in report["variance"].items()},
                 "cost_ratio": {v: c["ratio"] for v, c in report["cost"].items()},
                 "cost_interleaved": {v: {k: (c.get("interleaved") or {}).get(k) for k in ("ratio", "ci_low", "ci_high")}

@@ -205,22 +205,25 @@ class Band:
 
 def drift_band(base_mean: float, *, eval_std: float | None, nondet_std: float | None, n_seeds: int,
                k: float, min_rel_tol: float, platform_std: float | None = None,
-               platform_source: str | None = None) -> Band:
+               platform_source: str | None = None, n_seeds_new: int | None = None) -> Band:
     """Allowed interval for a new audit's mean FID of one variant, given its baseline.
 
-    Same environment (``platform_std`` None): a new mean over the same ``n_seeds`` seeds differs
-    from the baseline's only by evaluation and nondeterminism noise, per seed
-    sqrt(eval^2 + nondet^2), in the difference of two means sqrt(2 / n_seeds) times that.
-    Another environment (fingerprints differ): every run has other bits, which the seed spread
-    (or the thread perturbation) measures; ``platform_std`` is added per seed in quadrature.
-    Half-width: max(k x std of the difference, min_rel_tol x |base_mean|).
+    Same environment and seeds (``platform_std`` None): a new mean over the seeds differs from the
+    baseline's only by evaluation and nondeterminism noise, per seed sqrt(eval^2 + nondet^2)
+    (``eval_std`` is the evaluation noise of one run's FID as used, i.e. already divided by the
+    square root of its evaluation seeds); the difference of two means has
+    sqrt(1 / n_seeds + 1 / n_seeds_new) times that. Another environment, or other seeds: every run
+    has other bits or another draw, which the seed spread measures; ``platform_std`` is added per
+    seed in quadrature. Half-width: max(k x std of the difference, min_rel_tol x |base_mean|).
     """
-    if n_seeds < 1:
-        raise ValueError(f"n_seeds must be >= 1, got {n_seeds}")
+    n_new = n_seeds if n_seeds_new is None else n_seeds_new
+    if n_seeds < 1 or n_new < 1:
+        raise ValueError(f"n_seeds must be >= 1, got {n_seeds} and {n_new}")
     per_seed = (eval_std or 0.0) ** 2 + (nondet_std or 0.0) ** 2 + (platform_std or 0.0) ** 2
-    noise = math.sqrt(2.0 * per_seed / n_seeds)
+    scale = 1.0 / n_seeds + 1.0 / n_new
+    noise = math.sqrt(scale * per_seed)
     half = max(k * noise, min_rel_tol * abs(base_mean))
-    rule = (f"baseline +/- max({k:g} x sqrt(2/{n_seeds}) x sqrt(eval^2 + nondet^2"
+    rule = (f"baseline +/- max({k:g} x sqrt(1/{n_seeds} + 1/{n_new}) x sqrt(eval^2 + nondet^2"
             + (" + platform^2" if platform_std is not None else "") + f"), {min_rel_tol:g} x baseline)")
     return Band(base_mean - half, base_mean + half, half, noise, platform_std, platform_source, rule)
 

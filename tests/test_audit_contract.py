@@ -1,0 +1,202 @@
+"""Issue 11: seeds as the unit of evidence inside the audit, one verdict, the typed contract, and
+hand-computed expectations for the primitives the report rests on (hash, divergence, cost)."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from repro import hashing, schema
+from repro.audit import cost as cost_mod
+from repro.audit import divergence, variance
+from repro.audit.plan import AuditPlan
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _row(variant, mode, seed, rep, fid, digest, *, perturb=None, evals=None, fid_min=None):
+    suffix = "-threads1" if perturb else f"-r{rep}"
+    return {"id": f"{variant}/{mode}-s{seed}{suffix}", "variant": variant, "mode": mode, "seed": seed,
+            "replicate": rep, "perturb": perturb, "status": "completed", "final_param_hash": digest, "fid": fid,
+            "fid_eval_values": evals or [fid], "fid_min": fid_min}
+
+
+def _cpu_like_rows(variant, fids_by_seed):
+    """A CPU audit: seed 0's four replicates (2 per mode) are one model; other seeds one run each."""
+    rows = []
+    for seed, fid in fids_by_seed.items():
+        h = f"{variant}-{seed}"
+        if seed == 0:
+            rows += [_row(variant, m, 0, r, fid, h) for m in ("deterministic", "nondeterministic") for r in (0, 1)]
+        else:
+            rows.append(_row(variant, "deterministic", seed, 0, fid, h))
+    return rows
+
+
+def test_identical_replicates_count_once_in_the_audit():
+    rows = _cpu_like_rows("a", {0: 10.0, 1: 12.0, 2: 14.0})
+    d = variance.decompose(rows, "a", n_boot=20)
+    assert d["n_runs"] == 6 and d["n_distinct_runs"] == 3 and d["n_seeds"] == 3
+    assert d["fid_mean"] == pytest.approx(12.0)  # mean of one value per seed, not of six runs (which is 11.33)
+    assert d["seed_std"] == pytest.approx(2.0)  # stdev(10, 12, 14), by hand
+    labels = variance.identical_labels(rows)
+    assert labels["a/nondeterministic-s0-r1"] == "4 runs, identical" and "a/deterministic-s1-r0" not in labels
+
+
+def test_copies_of_a_run_do_not_manufacture_significance():
+    """Pseudo-replication: four copies of seed 0 would give Welch many 'observations'; seeds give 3."""
+    a = _cpu_like_rows("a", {0: 10.0, 1: 12.0, 2: 14.0})
+    b = _cpu_like_rows("b", {0: 11.0, 1: 13.0, 2: 15.0})
+    c = variance.compare(a + b, "a", "b")
+    assert c["n_seeds_variant"] == c["n_seeds_baseline"] == 3
+    assert c["diff"] == pytest.approx(-1.0) and c["ci_low"] < 0 < c["ci_high"]
+    # Welch by hand: se = sqrt(4/3 + 4/3), df = 4
+    from scipy import stats
+
+    half = stats.t.ppf(0.975, 4) * math.sqrt(8 / 3)
+    assert c["ci_low"] == pytest.approx(-1.0 - half) and c["ci_high"] == pytest.approx(-1.0 + half)
+    assert c["verdict"] == "inconclusive"  # interval includes 0; 3 seeds of spread 2 cannot see 5% of 13
+
+
+def test_interval_with_zero_and_too_few_seeds_is_inconclusive():
+    a = _cpu_like_rows("a", {0: 10.0, 1: 10.1})
+    b = _cpu_like_rows("b", {0: 10.05, 1: 10.0})
+    c = variance.compare(a + b, "a", "b", min_effect=5.0)
+    assert c["ci_low"] < 0 < c["ci_high"] and c["verdict"] == "inconclusive" and "fewer than 3 seeds" in c["reason"]
+
+
+def test_verdict_never_contradicts_its_interval():
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        shift = rng.choice([0.0, 3.0])
+        a = _cpu_like_rows("a", {s: float(v) for s, v in enumerate(rng.normal(50 + shift, 1.0, 5))})
+        b = _cpu_like_rows("b", {s: float(v) for s, v in enumerate(rng.normal(50, 1.0, 5))})
+        c = variance.compare(a + b, "a", "b")
+        excludes = c["ci_low"] > 0 or c["ci_high"] < 0
+        assert (c["verdict"] == "real difference") == excludes
+        assert (c["p_value"] < 0.05) == excludes
+
+
+def test_selection_effect_by_hand():
+    rows = [_row("a", "deterministic", s, 0, fid, str(s), fid_min=fid - drop)
+            for s, fid, drop in ((0, 20.0, 1.0), (1, 22.0, 3.0), (2, 21.0, 2.0))]
+    sel = variance.selection_effect(rows, "a")
+    assert sel["n_seeds"] == 3 and sel["drops"] == [1.0, 3.0, 2.0] and sel["mean_drop"] == pytest.approx(2.0)
+    from scipy import stats
+
+    half = stats.t.ppf(0.975, 2) * 1.0 / math.sqrt(3)  # stdev(1, 3, 2) = 1
+    assert sel["ci_low"] == pytest.approx(2.0 - half) and sel["ci_high"] == pytest.approx(2.0 + half)
+
+
+def test_threads_delta_is_one_sample_set_against_the_seed_spread():
+    rows = _cpu_like_rows("a", {0: 10.0, 1: 12.0, 2: 14.0}) + [
+        _row("a", "deterministic", 0, 0, 11.0, "t", perturb="threads")]
+    d = variance.decompose(rows, "a", n_boot=20)
+    assert d["threads_fid_delta"] == pytest.approx(1.0)
+    assert "one sample" in d["threads_note"] and "0.50 x the seed standard deviation" in d["threads_note"]
+    assert d["n_runs"] == 6  # the perturbed run is not evidence about the variant
+
+
+# --------------------------------------------------------------------------- plan and schema
+
+
+def test_plan_owns_ids_pairs_and_primary():
+    p = AuditPlan("resnet_all", "resnet_default", 2, 0, (1, 2), ("threads",))
+    ids = [s.id for s in p.runs()]
+    assert len(ids) == len(set(ids)) == 2 * (4 + 2 + 1)
+    assert p.primary("resnet_all").id == "resnet_all/deterministic-s0-r0"
+    assert [(q.kind, q.a.id, q.b.id) for q in p.pairs() if q.variant == "resnet_all"] == [
+        ("deterministic", "resnet_all/deterministic-s0-r0", "resnet_all/deterministic-s0-r1"),
+        ("nondeterministic", "resnet_all/nondeterministic-s0-r0", "resnet_all/nondeterministic-s0-r1"),
+        ("threads", "resnet_all/deterministic-s0-r0", "resnet_all/deterministic-s0-threads1")]
+    assert AuditPlan.from_dict(p.to_dict()) == p and len(p.id) == 16
+    with pytest.raises(ValueError, match="repeat the main seed"):
+        AuditPlan("a", "b", 2, 0, (0,))
+
+
+def test_schema_names_the_path_of_a_wrong_type():
+    row = {f.name: None for f in schema.dataclasses.fields(schema.RunRow)}
+    row.update(id="x", variant="v", mode="deterministic", seed=0, replicate=0, status="completed")
+    schema.validate(row, schema.RunRow, "run")
+    bad = {**row, "fid_eval_values": [1.0, "two"]}
+    with pytest.raises(schema.SchemaError, match=r"run: fid_eval_values\[1\] is 'two', expected float"):
+        schema.validate(bad, schema.RunRow, "run")
+    with pytest.raises(schema.SchemaError, match="missing key"):
+        schema.validate({k: v for k, v in row.items() if k != "seed"}, schema.RunRow, "run")
+
+
+@pytest.mark.parametrize("path", sorted(str(p.relative_to(ROOT)) for p in (ROOT / "audits").glob("**/report.json")))
+def test_committed_reports_validate(path):
+    report = json.loads((ROOT / path).read_text())
+    schema.validate_report(report, path)
+    c = report["comparison"]
+    if c["ci_low"] is not None:  # the committed verdict follows from its interval
+        assert (c["verdict"] == "real difference") == (c["ci_low"] > 0 or c["ci_high"] < 0)
+
+
+@pytest.mark.parametrize("path", sorted(str(p.relative_to(ROOT)) for p in (ROOT / "audits" / "baselines").glob("*.json")))
+def test_committed_baselines_validate(path):
+    schema.validate_baseline(json.loads((ROOT / path).read_text()), path)
+
+
+# --------------------------------------------------------------------------- primitives by hand
+
+
+def test_tensor_digest_by_hand():
+    t = torch.tensor([1.0, -2.0], dtype=torch.float32)
+    expected = hashlib.sha256(b"torch.float32|(2,)|" + np.array([1.0, -2.0], dtype="<f4").tobytes()).hexdigest()
+    assert hashing.tensor_digest(t) == expected
+    combined = hashlib.sha256(f"w={expected}\n".encode()).hexdigest()
+    assert hashing.state_hash({"w": t}) == combined
+    flipped = t.clone()
+    flipped.view(torch.int32)[0] ^= 1
+    assert hashing.tensor_digest(flipped) != expected
+
+
+def test_relative_l2_by_hand():
+    a = {"x": torch.tensor([3.0, 4.0], dtype=torch.float64)}
+    b = {"x": torch.tensor([3.0, 4.0 + 0.5], dtype=torch.float64)}
+    assert divergence.relative_l2(a, b) == pytest.approx(0.5 / 5.0)
+    assert divergence.relative_l2(a, copy.deepcopy(a)) == 0.0
+
+
+def test_ratio_interval_of_a_constant_cost_by_hand():
+    det, nondet = [0.3] * 8, [0.2] * 8
+    out = cost_mod.ratio_interval(det, nondet, n_boot=50)
+    assert out["ratio"] == pytest.approx(1.5) and out["ci_low"] == pytest.approx(1.5) == out["ci_high"]
+
+
+def test_a_v1_report_is_reanalysed_and_its_contradiction_is_gone():
+    """The committed GPU report of schema 1 said 'within noise' beside p = 0.001 on copies of one seed."""
+    from repro.audit.upgrade import upgrade_v1
+
+    plan = AuditPlan("resnet_all", "resnet_default")
+    fids = {"resnet_all": (58.2, 58.2, 78.5, 50.2), "resnet_default": (143.9, 143.9, 168.2, 118.3)}
+    runs = []
+    for spec in plan.runs():
+        i = (spec.mode == "nondeterministic") * 2 + spec.replicate
+        digest = f"{spec.variant}-det" if spec.mode == "deterministic" else spec.id
+        runs.append({"id": spec.id, "variant": spec.variant, "mode": spec.mode, "seed": 0, "replicate": spec.replicate,
+                     "perturb": None, "status": "completed", "final_param_hash": digest, "fid": fids[spec.variant][i]})
+    old = {"schema": "repro.audit/1", "created": "2026-11-27T10:56:33+00:00", "command": "repro audit", "commit": None,
+           "fingerprint": {}, "fingerprint_summary": {}, "runs": runs, "pairs": [],
+           "settings": {"variant": "resnet_all", "baseline_variant": "resnet_default", "replicates": 2, "seed": 0,
+                        "extra_seeds": [], "perturb": [], "overrides": {"resolution": 32}},
+           "variance": {}, "cost": {v: {"ratio": 1.5} for v in plan.variants},
+           "comparison": {"verdict": "within noise: FID differs by -82.265, inside the noise band +/-82.472",
+                          "p_value": 0.001}}
+    new = upgrade_v1(copy.deepcopy(old))
+    c = new["comparison"]
+    assert c["n_seeds_variant"] == c["n_seeds_baseline"] == 1 and c["verdict"] == "inconclusive"
+    assert c["p_value"] is None and new["upgraded_from"]["comparison"] == old["comparison"]
+    assert new["variance"]["resnet_all"]["n_distinct_runs"] == 3  # the two deterministic copies count once
+    assert new["settings"]["resolution"] == 32
+    with pytest.raises(ValueError, match="not a repro.audit/1 report"):
+        upgrade_v1(new)
