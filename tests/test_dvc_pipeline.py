@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dvc_helpers import ROOT, dvc_project
+from dvc_helpers import BIN, ROOT, dvc_env, dvc_project, run
 from repro.audit.plan import plan
 from repro.cli import build_parser
 from repro.cli import params as params_cli
@@ -24,8 +24,14 @@ def _stages(repo: Path):
 
 
 @pytest.fixture(scope="module")
-def stages(tmp_path_factory):
-    return _stages(dvc_project(tmp_path_factory.mktemp("dvc")))
+def project(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("dvc")
+    return dvc_project(tmp), tmp
+
+
+@pytest.fixture(scope="module")
+def stages(project):
+    return _stages(project[0])
 
 
 def _audit_args(stage) -> list[str]:
@@ -79,3 +85,9 @@ def test_params_check_is_the_first_stage_and_every_stage_follows_it(stages):
         if name.split("@")[0] in TRAINING:
             assert any(str(d.def_path).startswith("audits/data/") for d in stage.deps), name
 
+
+
+def test_readme_shows_the_current_dag(project):
+    repo, tmp = project
+    chart = run([str(BIN / "dvc"), "dag", "--md"], repo, dvc_env(tmp)).stdout.strip()
+    assert chart in (ROOT / "README.md").read_text(), "update the README's chart: dvc dag --md"
