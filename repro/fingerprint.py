@@ -445,12 +445,20 @@ def _nvml_device(nv, index: int) -> dict[str, Any]:
     }
 
 
+# What a run of the DVC pipeline itself rewrites in a clean checkout: DVC's lock files, the
+# committed results under audits/, and params.yaml (whose values every audit records in its
+# settings). A change to any other file, tracked or untracked-but-not-ignored, changes what ran.
+PIPELINE_WRITTEN = ("dvc.lock", "*/dvc.lock", "params.yaml", "audits/*")
+
+
 def git_info(cwd: str | os.PathLike | None = None) -> dict[str, Any] | None:
-    """``{"commit": sha, "dirty": bool}`` for the git work tree holding ``cwd`` (default: the
-    current directory); ``None`` when there is none, git is missing, or git fails.
+    """``{"commit": sha, "dirty": bool, "dirty_code": bool}`` for the git work tree holding ``cwd``
+    (default: the current directory); ``None`` when there is none, git is missing, or git fails.
 
     ``dirty`` counts modified, staged and untracked-but-not-ignored files: a new untracked module
-    changes what runs as surely as an edit does.
+    changes what runs as surely as an edit does. ``dirty_code`` counts the same files except
+    those the pipeline itself rewrites (:data:`PIPELINE_WRITTEN`), so that an audit run by
+    ``dvc repro`` in a clean checkout is not labelled dirty by its own ``dvc.lock``.
     """
     env = dict(os.environ, GIT_OPTIONAL_LOCKS="0", LC_ALL="C")  # never take the index lock
 
@@ -466,8 +474,28 @@ def git_info(cwd: str | os.PathLike | None = None) -> dict[str, Any] | None:
     commit = git("rev-parse", "--verify", "HEAD")
     if commit is None:
         return None
-    status = git("status", "--porcelain")
-    return {"commit": commit.strip(), "dirty": None if status is None else bool(status.strip())}
+    status = git("status", "--porcelain", "-z")
+    if status is None:
+        return {"commit": commit.strip(), "dirty": None, "dirty_code": None}
+    changed = changed_paths(status)
+    return {"commit": commit.strip(), "dirty": bool(changed),
+            "dirty_code": any(not _matches(p, PIPELINE_WRITTEN) for p in changed)}
+
+
+def changed_paths(porcelain_z: str) -> list[str]:
+    """Paths of ``git status --porcelain -z`` output (both sides of a rename), relative to the root."""
+    entries = porcelain_z.split("\0")
+    paths, i = [], 0
+    while i < len(entries):
+        entry = entries[i]
+        i += 1
+        if len(entry) < 4:
+            continue
+        paths.append(entry[3:])
+        if entry[0] in "RC":  # a rename or copy: the original path follows as its own entry
+            paths.append(entries[i])
+            i += 1
+    return paths
 
 
 # --------------------------------------------------------------------------- use
@@ -497,7 +525,8 @@ def summary(fp: dict[str, Any]) -> dict[str, str]:
     git = get("git")
     commit = None
     if isinstance(git, dict) and git.get("commit"):
-        commit = str(git["commit"])[:12] + ("-dirty" if git.get("dirty") else "")
+        dirty = git.get("dirty_code", git.get("dirty"))  # a fingerprint older than dirty_code: any change
+        commit = str(git["commit"])[:12] + ("-dirty" if dirty else "")
     threads = get("threads") or {}
     return {
         "python": text(get("python.version")),

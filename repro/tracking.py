@@ -2,72 +2,203 @@
 
 The store is ``$MLFLOW_TRACKING_URI`` when set, else an absolute ``sqlite:///<cwd>/mlflow.db``
 (absolute, because DVC may run stages from temporary directories).
+
+Logging is idempotent: the parent run carries the tag ``repro.audit_id``, a hash of what the
+audit asked (its settings and its planned run ids, :func:`audit_id`). Logging the same audit
+again replaces the earlier parent and its children (deleted once the new record is complete),
+so a rerun of the pipeline, or a rerun that only restored DVC's cache, leaves one parent.
+
+What a user searches by is a tag or a param: on each training run ``final_param_hash``,
+``identical_to`` (the runs its pairs found bitwise identical to it, or ``none``), the run's own
+fingerprint summary (``fingerprint.*``); its config one param per field; its FID per
+checkpoint as the metric ``fid`` with the checkpoint's step; its sample grid as an artifact.
+On the parent: every setting and every config override (``override.<field>``) as a param.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 EXPERIMENT = "repro-audit"
+AUDIT_ID_TAG = "repro.audit_id"
 _BATCH = 1000  # MLflow's log_batch limit on metrics per call
+_PARAM_CHARS = 500  # MLflow's (older servers') limit on a param value
+# settings that say where files are, not what was asked: the same audit from another folder
+_LOCATION_SETTINGS = ("runs_dir",)
 
 
 def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(Path.cwd() / 'mlflow.db').resolve()}"
 
 
-def _flat_params(d: dict[str, Any]) -> dict[str, str]:
-    return {k: (",".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v))[:500] for k, v in d.items()}
+def audit_id(report: dict[str, Any]) -> str:
+    """sha256 (hex, first 16) of the audit's settings (less file locations) and its run ids, in order."""
+    settings = {k: v for k, v in report["settings"].items() if k not in _LOCATION_SETTINGS}
+    ident = {"settings": settings, "runs": [r["id"] for r in report["runs"]]}
+    return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _text(v: Any) -> str:
+    return (",".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v))[:_PARAM_CHARS]
+
+
+def _flat_params(d: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """One param per leaf: nested dicts become ``prefix.key`` (never a dict printed as a string)."""
+    out: dict[str, str] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat_params(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = _text(v)
+    return out
 
 
 def _numbers(d: dict[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in d.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
-def log_audit(report: dict[str, Any], out_dir: Path, run_dirs: dict[str, Path]) -> str:
-    """Log ``report`` and its runs; return the parent run id."""
+def parent_params(settings: dict[str, Any]) -> dict[str, str]:
+    """Settings as params; config overrides one param each (``override.<field>``)."""
+    plain = {k: v for k, v in settings.items() if k not in ("config", "overrides")}
+    return {**_flat_params(plain), **_flat_params(settings.get("overrides") or {}, "override.")}
+
+
+def identical_to(report: dict[str, Any]) -> dict[str, list[str]]:
+    """Run id -> the runs its pairs found bitwise identical to it (both directions)."""
+    out: dict[str, list[str]] = {r["id"]: [] for r in report["runs"]}
+    for p in report.get("pairs", []):
+        if p.get("identical"):
+            out.setdefault(p["a"], []).append(p["b"])
+            out.setdefault(p["b"], []).append(p["a"])
+    return out
+
+
+def fid_series(metrics: dict[str, Any] | None) -> list[tuple[int, float]]:
+    """``[(checkpoint step, FID)]`` from ``fid_step_<N>`` keys (``repro evaluate --all-checkpoints``)."""
+    from repro.audit.plotdata import fid_by_step
+
+    return list(fid_by_step(metrics).items())
+
+
+def run_tags(row: dict[str, Any], run_dir: Path, identical: list[str]) -> dict[str, str]:
+    from repro import fingerprint, io
+    from repro.train import rundir
+
+    tags = {"repro.kind": "train", "variant": row["variant"], "mode": row["mode"], "seed": str(row["seed"]),
+            "replicate": str(row["replicate"]), "perturb": str(row["perturb"]), "status": str(row["status"]),
+            "final_param_hash": str(row.get("final_param_hash")),
+            "identical_to": ",".join(identical) if identical else "none"}
+    if (run_dir / rundir.FINGERPRINT).exists():  # the run's own: its threads, its commit
+        fp = io.read_json(run_dir / rundir.FINGERPRINT, "run fingerprint")
+        tags.update({f"fingerprint.{k}": str(v) for k, v in fingerprint.summary(fp).items()})
+    return tags
+
+
+def _sample_grid(run_dir: Path, folder: Path) -> Path | None:
+    """The run's last checkpoint's generator on 64 fixed latents (seed 0), as a PNG grid."""
+    from repro.audit import figures
+    from repro.gan.sampling import generate
+    from repro.train import rundir
+
+    steps = rundir.checkpoint_steps(run_dir)
+    if not steps:
+        return None
+    net, _ = rundir.load_generator(run_dir)
+    return figures.sample_grid(generate(net, 64, seed=0), folder / f"samples_step{steps[-1]}.png")
+
+
+def _previous_parents(client, experiment_id: str, ident: str, keep: str) -> list[str]:
+    found = client.search_runs([experiment_id], filter_string=f"tags.`{AUDIT_ID_TAG}` = '{ident}'",
+                               max_results=1000)
+    return [r.info.run_id for r in found if r.info.run_id != keep]
+
+
+def _delete_with_children(client, experiment_id: str, parent_id: str) -> None:
+    children = client.search_runs([experiment_id], filter_string=f"tags.`mlflow.parentRunId` = '{parent_id}'",
+                                  max_results=10000)
+    for child in children:
+        client.delete_run(child.info.run_id)
+    client.delete_run(parent_id)
+
+
+def log_audit(report: dict[str, Any], out_dir: Path, run_dirs: dict[str, Path],
+              metrics: dict[str, dict[str, Any] | None] | None = None) -> str:
+    """Log ``report`` and its runs, replacing an earlier record of the same audit; return the parent run id.
+
+    ``metrics`` maps a run id to its metrics (``repro evaluate``); a run missing there is read
+    from ``metrics.json`` in its run directory when present.
+    """
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     import mlflow
     from mlflow.entities import Metric
     from mlflow.tracking import MlflowClient
 
-    from repro import io
+    from repro import fingerprint, io
     from repro.train import rundir
 
     mlflow.set_tracking_uri(tracking_uri())
-    mlflow.set_experiment(EXPERIMENT)
+    experiment_id = mlflow.set_experiment(EXPERIMENT).experiment_id
     client = MlflowClient()
     s = report["settings"]
-    tags = {f"fingerprint.{k}": str(v) for k, v in report.get("fingerprint_summary", {}).items()}
+    ident = audit_id(report)
+    summary = report.get("fingerprint_summary") or (fingerprint.summary(report["fingerprint"])
+                                                    if "fingerprint" in report else {})
+    tags = {f"fingerprint.{k}": str(v) for k, v in summary.items()}
+    identical = identical_to(report)
+    metrics = dict(metrics or {})
     with mlflow.start_run(run_name=f"audit {s['variant']} vs {s['baseline_variant']}") as parent:
-        mlflow.set_tags({"repro.kind": "audit", "variant": s["variant"], **tags})
-        mlflow.log_params(_flat_params({k: v for k, v in s.items() if k != "config"}))
-        for variant, v in report["variance"].items():
+        mlflow.set_tags({"repro.kind": "audit", AUDIT_ID_TAG: ident, "variant": s["variant"],
+                         "baseline_variant": s["baseline_variant"], **tags})
+        verdict = (report.get("comparison") or {}).get("verdict")
+        if verdict is not None:
+            mlflow.set_tag("verdict", str(verdict)[:5000])
+        mlflow.log_params(parent_params(s))
+        for variant, v in report.get("variance", {}).items():
             mlflow.log_metrics({f"{variant}.{k}": x for k, x in _numbers(v).items()})
-        for variant, c in report["cost"].items():
+        for variant, c in report.get("cost", {}).items():
             mlflow.log_metrics({f"{variant}.cost_{k}": x for k, x in _numbers(c).items()})
         for row in report["runs"]:
-            run_dir = run_dirs[row["id"]]
+            run_dir = Path(run_dirs[row["id"]])
+            run_metrics = metrics.get(row["id"])
+            if run_metrics is None and (run_dir / rundir.METRICS).exists():
+                run_metrics = io.read_json(run_dir / rundir.METRICS, "run metrics")
             with mlflow.start_run(run_name=row["id"], nested=True) as child:
                 mlflow.log_params(_flat_params(io.read_json(run_dir / rundir.CONFIG)))
-                mlflow.set_tags({"repro.kind": "train", "variant": row["variant"], "mode": row["mode"],
-                                 "seed": str(row["seed"]), "replicate": str(row["replicate"]),
-                                 "perturb": str(row["perturb"]), "status": str(row["status"]), **tags})
+                mlflow.set_tags(run_tags(row, run_dir, identical.get(row["id"], [])))
                 now = int(time.time() * 1000)
                 points = [Metric(key, float(r[key]), now, int(r["step"]))
                           for r in rundir.read_trace(run_dir) for key in ("d_loss", "g_loss", "step_time_s")
                           if r.get(key) is not None]
+                points += [Metric("fid", fid, now, step) for step, fid in fid_series(run_metrics)]
                 for i in range(0, len(points), _BATCH):
                     client.log_batch(child.info.run_id, metrics=points[i:i + _BATCH])
-                mlflow.log_metrics({k: x for k, x in _numbers(row).items() if k not in ("seed", "replicate")})
-                for name in (rundir.FINGERPRINT, rundir.RUN, rundir.METRICS):
+                skip = ("seed", "replicate") + (("fid",) if any(p.key == "fid" for p in points) else ())
+                mlflow.log_metrics({k: x for k, x in _numbers(row).items() if k not in skip})
+                for name in (rundir.FINGERPRINT, rundir.RUN):
                     if (run_dir / name).exists():
                         mlflow.log_artifact(str(run_dir / name))
+                if run_metrics is not None:
+                    with tempfile.TemporaryDirectory() as tmp:
+                        io.write_json(Path(tmp) / rundir.METRICS, run_metrics)
+                        mlflow.log_artifact(str(Path(tmp) / rundir.METRICS))
+                if row.get("status") == "completed":
+                    with tempfile.TemporaryDirectory() as tmp:
+                        grid = _sample_grid(run_dir, Path(tmp))
+                        if grid is not None:
+                            mlflow.log_artifact(str(grid), artifact_path="samples")
         for name in ("report.json", "report.md", "metrics.json"):
-            mlflow.log_artifact(str(out_dir / name))
-        if (out_dir / "figures").is_dir():
-            mlflow.log_artifacts(str(out_dir / "figures"), artifact_path="figures")
-        return parent.info.run_id
+            if (Path(out_dir) / name).exists():
+                mlflow.log_artifact(str(Path(out_dir) / name))
+        if (Path(out_dir) / "figures").is_dir():
+            mlflow.log_artifacts(str(Path(out_dir) / "figures"), artifact_path="figures")
+        new_id = parent.info.run_id
+    # only now that the new record is complete: an interrupted logging keeps the old one
+    for old in _previous_parents(client, experiment_id, ident, keep=new_id):
+        _delete_with_children(client, experiment_id, old)
+    return new_id

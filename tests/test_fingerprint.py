@@ -330,10 +330,10 @@ def test_git_commit_and_dirty(no_git_tree):
     _git(repo, "add", "a.py")
     _git(repo, "commit", "-q", "-m", "one")
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
-    assert fingerprint.git_info() == {"commit": head, "dirty": False}
+    assert fingerprint.git_info() == {"commit": head, "dirty": False, "dirty_code": False}
     (repo / "a.py").write_text("x = 2\n")
-    assert fingerprint.git_info() == {"commit": head, "dirty": True}
-    assert fingerprint.collect()["git"] == {"commit": head, "dirty": True}
+    assert fingerprint.git_info() == {"commit": head, "dirty": True, "dirty_code": True}
+    assert fingerprint.collect()["git"] == {"commit": head, "dirty": True, "dirty_code": True}
     assert fingerprint.summary(fingerprint.collect())["commit"] == head[:12] + "-dirty"
 
 

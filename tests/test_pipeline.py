@@ -18,9 +18,10 @@ TINY_PARAMS = """audit:
   baseline_variant: resnet_default
   dataset: digits
   seed: 0
-  extra_seed: 1
+  extra_seeds: [1]
   steps: 4
   checkpoint_every: 2
+  batch_size: 64
   eval_seeds: 2
 variants: [resnet_all, resnet_default]
 modes: [deterministic, nondeterministic]

@@ -30,6 +30,7 @@ SUBCOMMANDS = (
     "audit",
     "report",
     "gate",
+    "params",
 )
 
 EXIT_USAGE = 2

@@ -21,6 +21,10 @@ def add_parser(sub) -> None:
     p.add_argument("--checkpoint-every", type=int, default=None, help="generator steps between checkpoints")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--force", action="store_true", help="replace a different run in --out")
+    p.add_argument("--resume-unfinished", action="store_true",
+                   help="for pipeline stages, which rerun only when their output is missing, stale or was "
+                        "interrupted: continue an unfinished run of the same config in --out from its last "
+                        "verified checkpoint; replace a finished run or a run of another config")
     p.add_argument("--quiet", action="store_true",
                    help="no progress output; print one summary line at the end instead of the JSON record")
     p.set_defaults(func=run)
@@ -43,7 +47,12 @@ def run(args) -> int:
     from repro.train import EXIT_COMPLETED, EXIT_DIVERGED, train
 
     cfg = config_from_args(args, mode=args.mode, checkpoint_every=args.checkpoint_every)
-    record = train(cfg, args.out, resume=args.resume, force=args.force, progress=not args.quiet,
+    resume, force = args.resume, args.force
+    if args.resume_unfinished:
+        from repro.train.run import continue_or_restart
+
+        resume, force = continue_or_restart(cfg, args.out)
+    record = train(cfg, args.out, resume=resume, force=force, progress=not args.quiet,
                    meta={"variant": args.variant})
     if args.quiet:
         print(summary_line(args.variant, args.out, record))

@@ -87,6 +87,40 @@ def _inspect(cfg: TrainConfig, out: Path, resume: bool, force: bool) -> tuple[di
         return {"status": "failed"}, False  # killed before run.json was first written
 
 
+def continue_or_restart(cfg: TrainConfig, out_dir: str | os.PathLike) -> tuple[bool, bool]:
+    """``(resume, force)`` for a pipeline stage (``repro train --resume-unfinished``).
+
+    DVC reruns a stage only when its output is missing, stale (a dependency, parameter or the
+    command changed) or the last run was interrupted, and with ``persist: true`` it leaves the run
+    directory in place. So: an unfinished run (``running``, ``failed``) of the same config is
+    continued from its last verified checkpoint; a finished run (stale by DVC's account) or a run
+    of another config is replaced. A config-equal run interrupted before a code change is
+    continued under the new code: the config check cannot see code (delete the run directory
+    to start it over).
+    """
+    out = Path(out_dir)
+    if not (out / rundir.CONFIG).exists():
+        return False, True  # nothing there yet, or what a run killed before its config left
+    try:
+        previous = rundir.read_config(out)
+    except ValueError as exc:
+        _log(f"restarting {out}: its config cannot be read ({exc})")
+        return False, True
+    differing = diff(previous, cfg)
+    if differing:
+        _log(f"restarting {out}: it holds a run of another config ({', '.join(differing)} differ)")
+        return False, True
+    try:
+        status = rundir.read_run(out).get("status")
+    except ValueError:
+        status = "failed"  # killed before run.json was first written
+    if status in ("completed", "diverged"):
+        _log(f"restarting {out}: it holds a finished run ({status}) that the pipeline asked to run again")
+        return False, True
+    _log(f"resuming {out} ({status}) from its last checkpoint (step {(rundir.checkpoint_steps(out) or [0])[-1]})")
+    return True, False
+
+
 def train(cfg: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = False, force: bool = False,
           progress: bool = True, log_every_s: float = 10.0, meta: dict[str, Any] | None = None,
           step_callback: Callable[[Trainer], None] | None = None) -> dict[str, Any]:
