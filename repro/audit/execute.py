@@ -115,3 +115,20 @@ def mark_thread_mismatch(rows: list[dict[str, Any]]) -> str | None:
         return None
     return (f"runs compared at different intra-op thread counts: most ran with {common} thread(s), "
             f"{', '.join(odd)}; CPU results depend on the thread count, so these pairs are not bit-comparable")
+
+
+def plan_only(variant: str, *, baseline_variant: str, replicates: int, extra_seeds: tuple[int, ...],
+              perturb: tuple[str, ...], overrides: dict[str, Any], runs_dir: Path, threads: int | None,
+              step_time_s: float | None = None, workers: tuple[int, ...] = ()) -> str:
+    """The audit's plan and its cost model (:mod:`repro.executor.plan_cost`) as text; trains nothing."""
+    from repro.audit.plan import plan
+    from repro.executor import plan_cost, with_threads
+
+    overrides = dict(overrides)
+    seed = int(overrides.pop("seed", 0))
+    specs = plan(variant, baseline_variant, replicates=replicates, seed=seed, extra_seeds=tuple(extra_seeds),
+                 perturb=tuple(perturb))
+    runs = [(s.id, with_threads(s.config(overrides), threads)) for s in specs]
+    costs = plan_cost.run_costs(runs, step_time_s=step_time_s, run_dirs={s.id: s.run_dir(runs_dir) for s in specs})
+    model = plan_cost.cost_model(costs, workers=tuple(plan_cost.DEFAULT_WORKERS) + tuple(workers))
+    return plan_cost.format_plan(costs, model)
