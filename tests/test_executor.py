@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -12,7 +11,6 @@ from repro.audit.execute import mark_thread_mismatch
 from repro.cli import main
 from repro.executor import TrainTask, default_threads, make_executor, plan_cost, with_threads, worker
 from repro.gan.presets import config_for
-from repro.train import rundir
 
 # 4 steps, a checkpoint every 2: the smallest run that resumes from a checkpoint (train_helpers' TINY shape)
 TINY = {"width": 0.0625, "batch_size": 8, "steps": 4, "checkpoint_every": 2, "trace_every": 1, "device": "cpu",
@@ -154,3 +152,11 @@ class _noop:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_unpicklable_step_callback_is_refused_before_any_process_starts(tmp_path):
+    task = dataclasses.replace(_tasks(tmp_path, ("deterministic",))[0], step_callback=lambda trainer: None)
+    ex = make_executor("local", jobs=2)
+    with pytest.raises(ValueError, match="step callback of resnet_default/deterministic-s0-r0 cannot go to another"):
+        ex.train([task])
+    assert ex._pool is None and not task.run_dir.exists()

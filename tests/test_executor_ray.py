@@ -98,3 +98,22 @@ def test_application_error_is_raised_with_its_type(ray_executor, tmp_path):
     (tmp_path / "r" / "config.json").write_text("{}")
     with pytest.raises(ValueError, match="cannot resume .* with a different config"):
         ray_executor.train([dataclasses.replace(task)])
+
+
+@pytest.mark.slow
+def test_benchmark_reports_ratio_and_matching_hashes(tmp_path):
+    """benchmarks/executor.py end to end, at its smallest (two Ray instances would clash: runs alone)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "executor.py"
+    proc = subprocess.run([sys.executable, str(script), "--variant", "resnet_default", "--steps", "2",
+                           "--checkpoint-every", "1", "--json", str(tmp_path / "b.json")], capture_output=True,
+                          text=True, timeout=900, env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "wall-time ratio local/ray" in proc.stdout and "2 runs, all matched" in proc.stdout
+    result = json.loads((tmp_path / "b.json").read_text())
+    assert result["hashes_match"] and result["local"]["det_hashes"] == result["ray"]["det_hashes"]

@@ -51,7 +51,9 @@ def train_and_evaluate(specs: list[RunSpec], configs: dict[str, TrainConfig], ru
                                    step_callback=(callbacks or {}).get(spec.id)))
     if tasks:
         _log(f"training {len(tasks)} run(s) with the {executor.name} executor ({executor.jobs} at a time)")
-    count = Counter("trained", n, n - len(tasks), bar=None if progress else False)
+    # a bar of runs where runs go side by side; one at a time, each run shows its own step bar
+    bar = None if progress and executor.jobs > 1 else False
+    count = Counter("trained", n, n - len(tasks), bar=bar)
     try:
         records.update(executor.train(tasks, on_done=lambda t, r: count.finished(t.run_id, describe(r))))
     finally:
@@ -80,7 +82,7 @@ def train_and_evaluate(specs: list[RunSpec], configs: dict[str, TrainConfig], ru
             "extractor": expected.extractor, "extractor_weights": expected.weights,
             "num_samples": expected.num_samples, "eval_seeds": expected.eval_seeds, "all_checkpoints": True}))
     count = Counter("evaluated", sum(r["status"] == "completed" for r in records.values()),
-                    sum(m is not None for m in metrics.values()), bar=None if progress else False)
+                    sum(m is not None for m in metrics.values()), bar=bar)
     try:
         metrics.update(executor.evaluate(evals, on_done=lambda t, m: count.finished(t.run_id, f"FID {m.get('fid'):.3f}"
                                                                                    if isinstance(m.get("fid"), float)
