@@ -68,7 +68,8 @@ def test_report_structure_and_files(audit):
     assert c["n_seeds_variant"] == c["n_seeds_baseline"] == 2 and c["verdict"] == "inconclusive"
     rows = on_disk["archdiff"]["resnet_all vs resnet_default"]["rows"]
     assert len(rows) == 6
-    for name in ("report.md", "metrics.json", "plots/divergence.csv", "plots/losses.csv", "figures/divergence.png",
+    for name in ("report.md", "metrics.json", "plots/resnet_all/divergence.csv", "plots/resnet_default/g_loss.csv",
+                 "plots/resnet_all/fid.csv", "figures/divergence.png",
                  "figures/losses.png", "figures/samples_resnet_all.png"):
         assert (out / name).stat().st_size > 0, name
     md = (out / "report.md").read_text()

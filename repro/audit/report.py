@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io as _io
 from pathlib import Path
 from typing import Any
 
@@ -45,36 +43,6 @@ def dvc_metrics(report: dict[str, Any]) -> dict[str, Any]:
     comp = report.get("comparison") or {}
     out["comparison"] = {k: comp.get(k) for k in ("diff", "ci_low", "ci_high", "p_value", "seeds_needed")}
     return out
-
-
-def divergence_csv(report: dict[str, Any]) -> str:
-    """Wide CSV: step, then one relative-L2 column per pair (for ``dvc plots``)."""
-    cols = {f"{p['variant']}:{p['kind']}": dict(map(tuple, p["rel_l2"])) for p in report["pairs"]}
-    steps = sorted({s for c in cols.values() for s in c})
-    buf = _io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["step", *cols])
-    for s in steps:
-        w.writerow([s, *(repr(c.get(s, "")) if c.get(s) is not None else "" for c in cols.values())])
-    return buf.getvalue()
-
-
-def losses_csv(traces: dict[str, list[dict]]) -> str:
-    """Wide CSV: step, then d_loss and g_loss per run (for ``dvc plots``)."""
-    labels = list(traces)
-    by_step: dict[int, dict[str, float]] = {}
-    for label, rows in traces.items():
-        for r in rows:
-            if "d_loss" in r:
-                by_step.setdefault(r["step"], {})[f"{label}:d_loss"] = r["d_loss"]
-                by_step[r["step"]][f"{label}:g_loss"] = r["g_loss"]
-    header = ["step", *(f"{lab}:{k}" for lab in labels for k in ("d_loss", "g_loss"))]
-    buf = _io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    for s in sorted(by_step):
-        w.writerow([s, *(by_step[s].get(h, "") for h in header[1:])])
-    return buf.getvalue()
 
 
 def _f(x: Any, digits: int = 3) -> str:
@@ -133,6 +101,10 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
                          "one after another; no interleaved measurement).")
     lines.append(f"- **{c['variant']} vs {c['baseline_variant']}: {c['verdict']}**: {_comparison_text(c)}")
     lines.append("- Environment: " + ", ".join(f"{k} {v}" for k, v in fp.items()) + ".")
+    odd = [f"{r['id']} ({r['threads']})" for r in report["runs"] if r.get("threads_differ")]
+    if odd:
+        lines.append("- **Thread counts differ** between runs that are compared: " + ", ".join(odd)
+                     + "; CPU results depend on the intra-op thread count, so these are not bit-comparable.")
     loaded = _loaded(report)
     if loaded:
         lines.append("- Timing from a loaded machine (step-time spread too wide to trust): " + "; ".join(loaded) + ".")
@@ -324,12 +296,11 @@ def figure_files(out_dir: str | Path) -> list[str]:
 
 
 def write_all(report: dict[str, Any], out_dir: Path, traces: dict[str, list[dict]]) -> None:
-    """report.json, report.md, metrics.json (DVC metrics) and plots/*.csv, each atomically."""
+    """report.json, report.md and metrics.json (DVC metrics), each atomically (the plot CSVs:
+    :func:`repro.audit.plotdata.write_plot_data`)."""
     io.write_json(out_dir / "report.json", report)
     io.write_text(out_dir / "report.md", render_markdown(report, figure_files(out_dir)))
     io.write_json(out_dir / "metrics.json", dvc_metrics(report))
-    io.write_text(out_dir / "plots" / "divergence.csv", divergence_csv(report))
-    io.write_text(out_dir / "plots" / "losses.csv", losses_csv(traces))
 
 
 def load(path: str | Path) -> dict[str, Any]:
