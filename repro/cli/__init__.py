@@ -30,6 +30,8 @@ SUBCOMMANDS = (
     "audit",
     "report",
     "gate",
+    "study",
+    "claims",
 )
 
 EXIT_USAGE = 2
