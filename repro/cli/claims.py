@@ -16,12 +16,14 @@ def add_parser(sub) -> None:
                     "for 80%% power) and write STUDY/claims.json and claims.md. A claim about a factor level the "
                     "study did not train is an error naming the levels it has (or 'not tested' with "
                     "--skip-untestable).")
-    p.add_argument("--study", required=True, help="study directory (holds results.json)")
+    p.add_argument("--study", required=True, help="study directory or report folder (holds results.json), or the file")
     p.add_argument("--claims", default=DEFAULT_CLAIMS, help="claims file (YAML)")
     p.add_argument("--min-effect", type=float, default=None,
                    help="smallest FID difference that matters (default 5%% of side B's mean FID)")
     p.add_argument("--skip-untestable", action="store_true",
                    help="list claims the study cannot test as 'not tested' instead of failing")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="write claims.json and claims.md here (default: the folder of the study's results.json)")
     p.add_argument("--json", action="store_true", help="print the verdicts as JSON")
     p.set_defaults(func=run)
 
@@ -35,7 +37,7 @@ def run(args) -> int:
     verdicts = [v.to_dict() for v in claims.evaluate(claims.load(args.claims), doc["trials"],
                                                      min_effect=args.min_effect,
                                                      skip_untestable=args.skip_untestable)]
-    out_dir = study if study.is_dir() else study.parent
+    out_dir = Path(args.out) if args.out else (study if study.is_dir() else study.parent)
     caveat = ""
     if doc["spec"]["dataset"] == "digits":
         from repro.cli.study import DIGITS_CAVEAT

@@ -51,7 +51,9 @@ def add_parser(sub) -> None:
     p.add_argument("--executor", default="local", help="local or ray (repro.executor)")
     p.add_argument("--jobs", type=int, default=1, help="parallel runs (local executor)")
     p.add_argument("--ray-address", default=None, help="Ray cluster address (ray executor)")
-    p.add_argument("--out", required=True, help="study directory (created, or resumed)")
+    p.add_argument("--out", required=True, help="study directory (created, or resumed): runs, journal, results")
+    p.add_argument("--report", default=None, metavar="DIR",
+                   help="write study.md, figures/, plots/ and a copy of results.json here (default: --out)")
     p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
     p.set_defaults(func=run)
 
@@ -79,11 +81,17 @@ def run(args) -> int:
     out = Path(args.out)
     doc = runner.run_study(spec, out, ex)
     caveat = DIGITS_CAVEAT.format(steps=spec.steps) if spec.dataset == "digits" else ""
-    path = report.render(doc, out, caveat=caveat)
+    report_dir = Path(args.report) if args.report else out
+    if report_dir != out:
+        from repro import io
+        from repro.study import results
+
+        io.write_json(report_dir / results.RESULTS_FILE, doc)
+    path = report.render(doc, report_dir, caveat=caveat)
     if not args.no_mlflow:
         from repro.study.tracking import log_study
 
-        run_id = log_study(doc, out)
+        run_id = log_study(doc, report_dir)
         print(f"MLflow parent run {run_id}")
     done = sum(t["fid"] is not None for t in doc["trials"])
     print(f"study: {done}/{len(doc['trials'])} trials scored, {len(doc['runs'])} runs -> {path}")
