@@ -14,7 +14,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 $(STAMP): pyproject.toml constraints/ci.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints/ci.txt -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c constraints/ci.txt -e '.[test,ray]'
 	touch $(STAMP)
 
 setup: $(STAMP)

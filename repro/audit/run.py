@@ -12,20 +12,18 @@ import shlex
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from repro import io, lock
 from repro.audit import cost as cost_mod
-from repro.audit import divergence, figures, report as report_mod, reuse, variance
+from repro.audit import divergence, execute, figures, report as report_mod, reuse, variance
 from repro.audit.plan import RunSpec, plan
 from repro.train import rundir
 
+if TYPE_CHECKING:
+    from repro.executor import Executor
 
 _log = reuse.log
-
-
-def _metrics_path(spec: RunSpec, run_dir: Path, evals_dir: Path | None) -> Path:
-    return (evals_dir / f"{spec.id}.json") if evals_dir else run_dir / rundir.METRICS
 
 
 def _pairs(specs: list[RunSpec], seed: int) -> list[tuple[str, RunSpec, RunSpec]]:
@@ -72,7 +70,9 @@ def run_audit(variant: str, *, baseline_variant: str = "resnet_default", replica
               extractor: str = "auto", extractor_weights: str | None = None, num_samples: int | None = None,
               eval_seeds: int = 3, use_mlflow: bool = True, progress: bool = True,
               callbacks: dict[str, Callable] | None = None, command: str | None = None,
-              cost_pairs: int = cost_mod.DEFAULT_PAIRS) -> dict[str, Any]:
+              cost_pairs: int = cost_mod.DEFAULT_PAIRS, executor: "str | Executor" = "local",
+              jobs: int | None = None, ray_address: str | None = None,
+              threads_per_task: int | None = None) -> dict[str, Any]:
     """Run (or finish) one audit and write ``out_dir/report.json`` and friends.
 
     Runs live in ``runs_dir`` (default ``out_dir/runs``) under ``RunSpec.id``; completed runs
@@ -82,12 +82,21 @@ def run_audit(variant: str, *, baseline_variant: str = "resnet_default", replica
     ``callbacks`` maps a run id to a per-step hook (used to inject faults in tests).
     ``cost_pairs`` is the number of interleaved (det, nondet) step pairs of the cost
     measurement per variant (:func:`repro.audit.cost.interleaved`).
+    ``executor`` (``local`` | ``ray``, or an :class:`repro.executor.Executor`), ``jobs``,
+    ``ray_address``, ``threads_per_task``: where runs train and evaluate
+    (:func:`repro.executor.make_executor`); a run whose config leaves ``threads`` at 0 gets the
+    executor's ``threads_per_task`` when it sets one (every executor but ``local`` with one job).
     """
     overrides = dict(overrides or {})
     seed = int(overrides.pop("seed", 0))
     specs = plan(variant, baseline_variant, replicates=replicates, seed=seed, extra_seeds=tuple(extra_seeds),
                  perturb=tuple(perturb))
-    configs = {s.id: s.config(overrides) for s in specs}  # validates every name and value before training
+    from repro.executor import default_threads, make_executor, with_threads
+
+    threads = (executor.threads_per_task if not isinstance(executor, str)
+               else default_threads(executor, jobs, threads_per_task))
+    # validates every name and value before training; threads explicit where runs share the CPUs
+    configs = {s.id: with_threads(s.config(overrides), threads) for s in specs}
     first = configs[specs[0].id]
     if first.steps < first.checkpoint_every:
         raise ValueError(f"steps={first.steps} is below the checkpoint interval checkpoint_every="
@@ -99,27 +108,21 @@ def run_audit(variant: str, *, baseline_variant: str = "resnet_default", replica
     evals_dir = io.check_output_dir(evals_dir, "evals directory") if evals_dir else None
     if use_mlflow:
         _check_mlflow()  # an unusable store fails now, not after hours of training
-    from repro.train import train
 
     run_dirs = {s.id: s.run_dir(runs_dir) for s in specs}
     expected = reuse.EvalSettings(extractor, extractor_weights, num_samples, eval_seeds)
     with lock.writing(out_dir, "audit directory"):
         for folder in (out_dir, out_dir / "figures", out_dir / "plots"):
             io.clean_temp_files(folder)
-        rows = []
-        for i, spec in enumerate(specs, 1):
-            run_dir, cfg = run_dirs[spec.id], configs[spec.id]
-            action, what = reuse.run_action(spec, run_dir, cfg, force)
-            if action != "reuse" and not train_missing:
-                raise ValueError(f"run {spec.id} is missing or unfinished in {runs_dir} and training was disabled")
-            _log(f"{i}/{len(specs)} {spec.id}: {what}")
-            meta = {"variant": spec.variant, "replicate": spec.replicate, "perturb": spec.perturb}
-            record = train(cfg, run_dir, resume=action != "retrain", force=action == "retrain", progress=progress,
-                           meta=meta, step_callback=(callbacks or {}).get(spec.id))
-            metrics = None
-            if record["status"] == "completed":
-                metrics = _evaluate(spec, run_dir, record, evals_dir, expected)
-            rows.append(report_mod.run_row(spec, record, metrics))
+        ex = make_executor(executor, jobs=jobs, ray_address=ray_address,
+                           threads_per_task=threads_per_task) if isinstance(executor, str) else executor
+        try:
+            rows = execute.train_and_evaluate(specs, configs, run_dirs, executor=ex, force=force,
+                                              train_missing=train_missing, runs_dir=runs_dir, evals_dir=evals_dir,
+                                              expected=expected, progress=progress, callbacks=callbacks)
+        finally:
+            if ex is not executor:
+                ex.close()
 
         by_id = {r["id"]: r for r in rows}
         pairs = []
@@ -184,26 +187,6 @@ def _check_mlflow() -> None:
         raise ValueError(f"the MLflow store {uri} is unusable ({type(exc).__name__}: {detail}); set "
                          "MLFLOW_TRACKING_URI to a usable store (e.g. sqlite:///$PWD/mlflow.db) or pass --no-mlflow"
                          ) from None
-
-
-def _evaluate(spec: RunSpec, run_dir: Path, record: dict, evals_dir: Path | None,
-              expected: reuse.EvalSettings) -> dict[str, Any]:
-    from repro.metrics.evaluate import evaluate_run
-
-    path = _metrics_path(spec, run_dir, evals_dir)
-    if path.exists():
-        metrics = io.read_json(path, "run metrics")
-        stale = expected.mismatches(metrics, rundir.read_config(run_dir), run_dir, record["steps_completed"])
-        if not stale:
-            return metrics
-        _log(f"re-evaluating {spec.id}: {path} does not match the settings asked for: {'; '.join(stale)}")
-    else:
-        _log(f"evaluating {spec.id}")
-    # every checkpoint: compare_gan reports the minimum over checkpoints, a selection effect the
-    # report shows beside the final FID
-    return evaluate_run(run_dir, extractor=expected.extractor, extractor_weights=expected.weights,
-                        num_samples=expected.num_samples, eval_seeds=expected.eval_seeds, all_checkpoints=True,
-                        out=path)
 
 
 def _write_figures(report, out_dir: Path, run_dirs, specs, traces, seed) -> None:

@@ -1,0 +1,117 @@
+"""The audit's training and evaluation loop, through an executor (:mod:`repro.executor`).
+
+Everything that decides (reuse, resume, retrain, which metrics are stale) happens here in the
+driver before any task starts; the executor only trains and evaluates. Rows come back in plan
+order whatever order the runs finish in.
+"""
+
+from __future__ import annotations
+
+from collections import Counter as _Tally
+from pathlib import Path
+from typing import Any, Callable
+
+from repro import io
+from repro.audit import report as report_mod, reuse
+from repro.audit.plan import RunSpec
+from repro.config import TrainConfig
+from repro.executor import EvalTask, Executor, TrainTask, describe
+from repro.executor.progress import Counter
+from repro.train import rundir
+
+_log = reuse.log
+
+
+def metrics_path(spec: RunSpec, run_dir: Path, evals_dir: Path | None) -> Path:
+    return (evals_dir / f"{spec.id}.json") if evals_dir else run_dir / rundir.METRICS
+
+
+def train_and_evaluate(specs: list[RunSpec], configs: dict[str, TrainConfig], run_dirs: dict[str, Path], *,
+                       executor: Executor, force: bool, train_missing: bool, runs_dir: Path,
+                       evals_dir: Path | None, expected: reuse.EvalSettings, progress: bool,
+                       callbacks: dict[str, Callable] | None = None) -> list[dict[str, Any]]:
+    """Train what is missing, evaluate what has no usable metrics; one report row per spec."""
+    from repro.train import train
+
+    n = len(specs)
+    records: dict[str, dict] = {}
+    tasks = []
+    for i, spec in enumerate(specs, 1):  # every decision first: a config error stops the audit before training
+        run_dir, cfg = run_dirs[spec.id], configs[spec.id]
+        action, what = reuse.run_action(spec, run_dir, cfg, force)
+        if action != "reuse" and not train_missing:
+            raise ValueError(f"run {spec.id} is missing or unfinished in {runs_dir} and training was disabled")
+        _log(f"{i}/{n} {spec.id}: {what}")
+        meta = {"variant": spec.variant, "replicate": spec.replicate, "perturb": spec.perturb}
+        if action == "reuse":  # in the driver: the lock still catches a run another process is writing
+            records[spec.id] = train(cfg, run_dir, resume=True, progress=False, meta=meta)
+        else:
+            tasks.append(TrainTask(spec.id, cfg, run_dir, resume=action != "retrain", force=action == "retrain",
+                                   meta=meta, progress=progress and executor.jobs == 1,
+                                   step_callback=(callbacks or {}).get(spec.id)))
+    if tasks:
+        _log(f"training {len(tasks)} run(s) with the {executor.name} executor ({executor.jobs} at a time)")
+    count = Counter("trained", n, n - len(tasks), bar=None if progress else False)
+    try:
+        records.update(executor.train(tasks, on_done=lambda t, r: count.finished(t.run_id, describe(r))))
+    finally:
+        count.close()
+
+    metrics: dict[str, dict | None] = {s.id: None for s in specs}
+    evals = []
+    for spec in specs:
+        record = records[spec.id]
+        if record["status"] != "completed":
+            continue  # a diverged run is a result with no score
+        run_dir = run_dirs[spec.id]
+        path = metrics_path(spec, run_dir, evals_dir)
+        if path.exists():
+            old = io.read_json(path, "run metrics")
+            stale = expected.mismatches(old, rundir.read_config(run_dir), run_dir, record["steps_completed"])
+            if not stale:
+                metrics[spec.id] = old
+                continue
+            _log(f"re-evaluating {spec.id}: {path} does not match the settings asked for: {'; '.join(stale)}")
+        else:
+            _log(f"evaluating {spec.id}")
+        # every checkpoint: compare_gan reports the minimum over checkpoints, a selection effect the
+        # report shows beside the final FID
+        evals.append(EvalTask(spec.id, run_dir, path, {
+            "extractor": expected.extractor, "extractor_weights": expected.weights,
+            "num_samples": expected.num_samples, "eval_seeds": expected.eval_seeds, "all_checkpoints": True}))
+    count = Counter("evaluated", sum(r["status"] == "completed" for r in records.values()),
+                    sum(m is not None for m in metrics.values()), bar=None if progress else False)
+    try:
+        metrics.update(executor.evaluate(evals, on_done=lambda t, m: count.finished(t.run_id, f"FID {m.get('fid'):.3f}"
+                                                                                   if isinstance(m.get("fid"), float)
+                                                                                   else "")))
+    finally:
+        count.close()
+
+    rows = []
+    for spec in specs:
+        row = report_mod.run_row(spec, records[spec.id], metrics[spec.id])
+        row["executor"] = executor.name
+        row["worker_host"] = (records[spec.id].get("worker") or {}).get("host")
+        rows.append(row)
+    mark_thread_mismatch(rows)
+    return rows
+
+
+def mark_thread_mismatch(rows: list[dict[str, Any]]) -> str | None:
+    """Set ``threads_differ`` in each row: the run's intra-op thread count differs from the most
+    common count among the audit's unperturbed runs, so its bits (CPU) are not comparable with
+    theirs. The ``threads`` perturbation differs by design and is not flagged. Returns a sentence
+    for the report when some run differs, else None."""
+    counts = _Tally(r.get("threads") for r in rows if r.get("perturb") is None and r.get("threads") is not None)
+    common = counts.most_common(1)[0][0] if counts else None
+    odd = []
+    for r in rows:
+        r["threads_differ"] = bool(r.get("perturb") is None and r.get("threads") is not None
+                                   and common is not None and r["threads"] != common)
+        if r["threads_differ"]:
+            odd.append(f"{r['id']} ({r['threads']})")
+    if not odd:
+        return None
+    return (f"runs compared at different intra-op thread counts: most ran with {common} thread(s), "
+            f"{', '.join(odd)}; CPU results depend on the thread count, so these pairs are not bit-comparable")

@@ -1,0 +1,12 @@
+"""Executors: train and evaluate the runs of an audit (or a study) here, in local processes, or on Ray.
+
+``make_executor("local" | "ray", jobs=, ray_address=, threads_per_task=)`` -> an :class:`Executor`
+with ``train(tasks, on_done=)``, ``evaluate(tasks, on_done=)``, ``close()``; tasks are
+:class:`TrainTask` and :class:`EvalTask`. :mod:`repro.executor.plan_cost` prices a list of runs.
+"""
+
+from repro.executor.base import (EXECUTORS, EvalTask, Executor, TrainTask, cpu_count, default_threads, describe,
+                                 make_executor, with_threads)
+
+__all__ = ["EXECUTORS", "EvalTask", "Executor", "TrainTask", "cpu_count", "default_threads", "describe",
+           "make_executor", "with_threads"]

@@ -1,0 +1,101 @@
+"""``local``: tasks in this process (one job, today's behaviour) or in ``jobs`` local processes.
+
+Processes are started with ``spawn`` (a fork of a process holding torch's thread pools can hang).
+A worker that dies (SIGKILL, out of memory) breaks the pool: the tasks it held are submitted
+again to a new pool, up to ``max_retries`` times each, and resume from their last verified
+checkpoint. An exception raised by a task is not retried: it is raised once the tasks running
+have finished.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+from typing import Any, Callable
+
+from repro.executor import worker
+from repro.executor.base import EvalTask, OnEvalDone, OnTrainDone, TrainTask, default_threads
+
+
+class LocalExecutor:
+    name = "local"
+
+    def __init__(self, jobs: int = 1, threads_per_task: int | None = None, max_retries: int = 3):
+        self.jobs = jobs
+        self.max_retries = max_retries
+        # jobs > 1: the CPUs shared out, none oversubscribed
+        self.threads_per_task = default_threads("local", jobs, threads_per_task)
+        self._pool: cf.ProcessPoolExecutor | None = None
+
+    # ------------------------------------------------------------------ interface
+    def train(self, tasks: list[TrainTask], *, on_done: OnTrainDone | None = None) -> dict[str, dict]:
+        if self.jobs == 1:
+            return self._in_process(tasks, worker.run_train, on_done)
+        kill = worker.kill_spec()
+        return self._in_pool(tasks, lambda t: (worker.run_train, t, None, kill), on_done)
+
+    def evaluate(self, tasks: list[EvalTask], *, on_done: OnEvalDone | None = None) -> dict[str, dict]:
+        if self.jobs == 1:
+            return self._in_process(tasks, lambda t: worker.run_eval(t, None, self.threads_per_task), on_done)
+        return self._in_pool(tasks, lambda t: (worker.run_eval, t, None, self.threads_per_task), on_done)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    # ------------------------------------------------------------------ internals
+    @staticmethod
+    def _in_process(tasks, fn: Callable, on_done) -> dict[str, dict]:
+        out = {}
+        for task in tasks:  # the first error propagates at once, as the audit always did
+            out[task.run_id] = fn(task)
+            if on_done is not None:
+                on_done(task, out[task.run_id])
+        return out
+
+    def _new_pool(self) -> cf.ProcessPoolExecutor:
+        self.close()
+        self._pool = cf.ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("spawn"))
+        return self._pool
+
+    def _in_pool(self, tasks, call: Callable[[Any], tuple], on_done) -> dict[str, dict]:
+        out: dict[str, dict] = {}
+        attempts = {t.run_id: 0 for t in tasks}
+        todo = list(tasks)
+        error: BaseException | None = None
+        pool = self._pool or self._new_pool()
+        while todo and error is None:
+            futures = {pool.submit(*call(t)): t for t in todo}
+            todo = []
+            broken = False
+            for fut in cf.as_completed(futures):
+                task = futures[fut]
+                try:
+                    out[task.run_id] = fut.result()
+                except cf.process.BrokenProcessPool:
+                    broken = True  # a worker died: every task the pool still held comes here
+                    attempts[task.run_id] += 1
+                    if attempts[task.run_id] > self.max_retries:
+                        error = error or RuntimeError(
+                            f"the worker running {task.run_id} died {attempts[task.run_id]} times "
+                            f"(max_retries={self.max_retries}); its run directory {task.run_dir} keeps the "
+                            "last verified checkpoint")
+                    else:
+                        todo.append(task)
+                    continue
+                except BaseException as exc:  # a task's own error: not retried
+                    error = error or exc
+                    for other in futures:
+                        other.cancel()
+                    continue
+                if on_done is not None:
+                    on_done(task, out[task.run_id])
+            if broken:
+                if todo and error is None:
+                    worker.log(f"a worker died; retrying {len(todo)} task(s) in new processes: "
+                               + ", ".join(t.run_id for t in todo))
+                pool = self._new_pool()
+        if error is not None:
+            raise error
+        return out

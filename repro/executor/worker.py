@@ -1,0 +1,93 @@
+"""What a worker runs for one task, wherever it runs (this process, a local process, a Ray worker).
+
+Two checks happen here and nowhere else: the runs directory is the one the driver wrote its
+probe into (a node without the shared filesystem fails with one clear message instead of
+training into a private folder), and the test seam that kills a worker once at a given step.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+from pathlib import Path
+from typing import Any, Callable
+
+from repro.executor.base import EvalTask, TrainTask
+
+# Test seam, never set in normal use: KILL_ENV="RUN_ID:STEP:MARKER" SIGKILLs the worker training
+# RUN_ID after STEP once, the first time (it creates the file MARKER first, so the retry, which
+# resumes from the last checkpoint and passes STEP again, lives). The driver reads it and passes
+# it with the task, so it reaches workers on other nodes too.
+KILL_ENV = "REPRO_WORKER_KILL"
+PROBE_NAME = ".repro-executor-probe"
+
+
+class RunsDirUnreachable(RuntimeError):
+    """A worker cannot see the runs directory the driver wrote its probe into."""
+
+
+def kill_spec() -> str | None:
+    return os.environ.get(KILL_ENV) or None
+
+
+def check_probe(probe: tuple[str, str] | None) -> None:
+    """``probe`` = (path, token) written by the driver; the worker must read the same token."""
+    if probe is None:
+        return
+    path, token = probe
+    try:
+        seen = Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        seen = f"unreadable ({exc.strerror or exc})"
+    if seen != token:
+        raise RunsDirUnreachable(
+            f"worker on host {socket.gethostname()} cannot see the runs directory {Path(path).parent}: the probe "
+            f"file {path} the driver wrote is {'missing' if 'No such file' in seen else seen!r}; on a cluster the "
+            "runs directory must be on a filesystem every node mounts at the same path (NFS, a cluster filesystem)")
+
+
+def _killer(run_id: str, spec: str | None, inner: Callable | None) -> Callable | None:
+    if not spec:
+        return inner
+    target, step, marker = spec.split(":", 2)
+    if target != run_id:
+        return inner
+    kill_at = int(step)
+
+    def hook(trainer) -> None:
+        if inner is not None:
+            inner(trainer)
+        if trainer.step == kill_at and not os.path.exists(marker):
+            Path(marker).write_text(f"killed {run_id} after step {kill_at} in PID {os.getpid()}\n")
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return hook
+
+
+def run_train(task: TrainTask, probe: tuple[str, str] | None = None, kill: str | None = None) -> dict[str, Any]:
+    """Train one task in this process; the run record, with the worker's host and PID added."""
+    from repro.train import train
+
+    check_probe(probe)
+    record = train(task.config, task.run_dir, resume=task.resume, force=task.force, progress=task.progress,
+                   meta=task.meta, step_callback=_killer(task.run_id, kill, task.step_callback))
+    return {**record, "worker": {"host": socket.gethostname(), "pid": os.getpid()}}
+
+
+def run_eval(task: EvalTask, probe: tuple[str, str] | None = None, threads: int | None = None) -> dict[str, Any]:
+    """Evaluate one task in this process (``threads``: intra-op threads, set only when given)."""
+    from repro.metrics.evaluate import evaluate_run
+
+    check_probe(probe)
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    return evaluate_run(task.run_dir, out=task.out, **task.settings)
+
+
+def log(msg: str) -> None:
+    import sys
+
+    print(f"[executor] {msg}", file=sys.stderr, flush=True)
