@@ -48,8 +48,10 @@ def add_parser(sub) -> None:
                    help="config field set on every run (repeatable), e.g. --set checkpoint_every=100")
     p.add_argument("--eval-seeds", type=int, default=1, help="evaluation seeds per run")
     p.add_argument("--n-boot", type=int, default=50, help="bootstrap resamples per run's FID interval")
-    p.add_argument("--executor", default="local", help="local or ray (repro.executor)")
-    p.add_argument("--jobs", type=int, default=1, help="parallel runs (local executor)")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local: this machine (--jobs processes); ray: a Ray cluster (repro.executor)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="runs at once (local: processes, each with CPUs/jobs threads unless --set threads=N)")
     p.add_argument("--ray-address", default=None, help="Ray cluster address (ray executor)")
     p.add_argument("--out", required=True, help="study directory (created, or resumed): runs, journal, results")
     p.add_argument("--report", default=None, metavar="DIR",
@@ -60,7 +62,8 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from repro.config import parse_overrides
-    from repro.study import execution, report, runner, space
+    from repro.executor import make_executor
+    from repro.study import report, runner, space
     from repro.study.spec import StudySpec
 
     variants = tuple(space.variants(args.variants))
@@ -77,9 +80,12 @@ def run(args) -> int:
                      rounds=args.rounds, sampler_seed=args.sampler_seed, eval_seeds=args.eval_seeds,
                      n_boot=args.n_boot, overrides=tuple(sorted(overrides.items())))
     runner.check(spec)
-    ex = execution.executor(args.executor, jobs=args.jobs, ray_address=args.ray_address)
+    ex = make_executor(args.executor, jobs=args.jobs, ray_address=args.ray_address)
     out = Path(args.out)
-    doc = runner.run_study(spec, out, ex)
+    try:
+        doc = runner.run_study(spec, out, ex)
+    finally:
+        ex.close()
     caveat = DIGITS_CAVEAT.format(steps=spec.steps) if spec.dataset == "digits" else ""
     report_dir = Path(args.report) if args.report else out
     if report_dir != out:

@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence
 from repro import lock
 from repro.gan import presets
 from repro.study import bo, results, space
-from repro.study.execution import EvalTask, TrainTask
+from repro.executor import EvalTask, TrainTask
 from repro.study.results import Trial
 from repro.study.spec import StudySpec, write_or_check
 
