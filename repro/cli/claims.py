@@ -38,11 +38,9 @@ def run(args) -> int:
                                                      min_effect=args.min_effect,
                                                      skip_untestable=args.skip_untestable)]
     out_dir = Path(args.out) if args.out else (study if study.is_dir() else study.parent)
-    caveat = ""
-    if doc["spec"]["dataset"] == "digits":
-        from repro.cli.study import DIGITS_CAVEAT
+    from repro.cli.study import caveat as study_caveat
 
-        caveat = DIGITS_CAVEAT.format(steps=doc["spec"]["steps"])
+    caveat = study_caveat(doc["spec"])
     io.write_json(out_dir / "claims.json", {"schema": "repro.study.claims/1", "claims_file": str(args.claims),
                                             "min_effect": args.min_effect, "verdicts": verdicts})
     io.write_text(out_dir / "claims.md", report.render_claims(verdicts, caveat=caveat))

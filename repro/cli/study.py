@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-DIGITS_CAVEAT = ("Digits (8x8 scaled to 16x16) at {steps} generator steps with width-scaled networks is not CIFAR-10 "
-                 "at 100k steps: FIDs here use the digits classifier, models are far from converged, and a verdict "
-                 "says what holds at this budget on this data, not whether the paper's numbers reproduce.")
+DIGITS_CAVEAT = ("Digits (8x8 images scaled to {resolution}x{resolution}) at {steps} generator steps, network width "
+                 "{width} of the paper's, is not CIFAR-10 at 100k steps: FIDs here use the digits classifier, the "
+                 "models are far from converged, and a verdict says what holds at this budget on this data, not "
+                 "whether the paper's numbers reproduce.")
+
+
+def caveat(spec: dict) -> str:
+    """The digits caveat for a study spec (``results.json``'s ``spec``); "" for other datasets."""
+    if spec.get("dataset") != "digits":
+        return ""
+    from repro.config import TrainConfig
+
+    over = spec.get("overrides") or {}
+    return DIGITS_CAVEAT.format(steps=spec["steps"], resolution=over.get("resolution", TrainConfig.resolution),
+                                width=over.get("width", TrainConfig.width))
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:
@@ -57,6 +69,12 @@ def add_parser(sub) -> None:
     p.add_argument("--report", default=None, metavar="DIR",
                    help="write study.md, figures/, plots/ and a copy of results.json here (default: --out)")
     p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
+    p.add_argument("--plan", action="store_true",
+                   help="print the run count (and device-hours with --step-time) as JSON, train nothing")
+    p.add_argument("--step-time", type=float, default=None, metavar="S",
+                   help="with --plan: measured seconds per generator step at n_dis 1 on the target device")
+    p.add_argument("--step-time-ndis5", type=float, default=None, metavar="S",
+                   help="with --plan: measured seconds per step at n_dis 5 (default: (n_dis + 1) / 2 x --step-time)")
     p.set_defaults(func=run)
 
 
@@ -80,20 +98,27 @@ def run(args) -> int:
                      rounds=args.rounds, sampler_seed=args.sampler_seed, eval_seeds=args.eval_seeds,
                      n_boot=args.n_boot, overrides=tuple(sorted(overrides.items())))
     runner.check(spec)
+    if args.plan:
+        import json
+
+        from repro.study.plan import plan
+
+        print(json.dumps(plan(spec, step_time_1=args.step_time, step_time_5=args.step_time_ndis5).to_dict(),
+                         indent=2))
+        return 0
     ex = make_executor(args.executor, jobs=args.jobs, ray_address=args.ray_address)
     out = Path(args.out)
     try:
         doc = runner.run_study(spec, out, ex)
     finally:
         ex.close()
-    caveat = DIGITS_CAVEAT.format(steps=spec.steps) if spec.dataset == "digits" else ""
     report_dir = Path(args.report) if args.report else out
     if report_dir != out:
         from repro import io
         from repro.study import results
 
         io.write_json(report_dir / results.RESULTS_FILE, doc)
-    path = report.render(doc, report_dir, caveat=caveat)
+    path = report.render(doc, report_dir, caveat=caveat(doc["spec"]))
     if not args.no_mlflow:
         from repro.study.tracking import log_study
 
