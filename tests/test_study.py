@@ -218,3 +218,16 @@ def test_report_writes_markdown_figures_and_plot_data(tmp_path):
     assert (tmp_path / "plots" / "trials.csv").read_text().count("\n") == 1 + 16
     assert "*" in text  # diverged seeds are marked
     assert results.read(tmp_path)["schema"] == results.RESULTS_SCHEMA
+
+
+def test_plan_counts_runs_and_prices_them_by_n_dis():
+    from repro.study.plan import plan
+
+    spec = _table1_spec(settings=("lr2e-4_*",), seeds=(0, 1), steps=1000)  # 8 settings: 2 at n_dis 1, 6 at 5
+    p = plan(spec, step_time_1=0.1)
+    assert (p.runs, p.trials, p.runs_by_ndis) == (16, 8, {1: 4, 5: 12})
+    # 4 runs x 1000 steps x 0.1 s + 12 runs x 1000 x 0.1 x (5 + 1) / 2, by hand: 400 + 3600 s
+    assert p.device_hours == pytest.approx(4000 / 3600)
+    assert plan(spec, step_time_1=0.1, step_time_5=0.2).device_hours == pytest.approx((400 + 2400) / 3600)
+    bo_spec = _bo_spec(variants=("sndcgan_ns_sn_none", "resnet_default"), seeds=(0,))
+    assert plan(bo_spec).runs_by_ndis == {1: 8, 5: 8} and plan(bo_spec).device_hours is None
