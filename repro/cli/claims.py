@@ -12,8 +12,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser(
         "claims", help="check the paper's claims on a study: holds, contradicted or inconclusive, with intervals",
         description="Evaluate each claim of --claims on the trials of --study with repro.stats.compare_seeds "
-                    "(one observation per seed and side; Welch 95%% interval of the FID difference; seeds needed "
-                    "for 80%% power) and write STUDY/claims.json and claims.md. A claim about a factor level the "
+                    "(one observation per seed and side; Welch 95% interval of the FID difference; seeds needed "
+                    "for 80% power) and write STUDY/claims.json and claims.md. A claim about a factor level the "
                     "study did not train is an error naming the levels it has (or 'not tested' with "
                     "--skip-untestable).")
     p.add_argument("--study", required=True, help="study directory or report folder (holds results.json), or the file")
