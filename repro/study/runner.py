@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence
 from repro import lock
 from repro.gan import presets
 from repro.study import bo, results, space
-from repro.executor import EvalTask, TrainTask
+from repro.executor import EvalTask, TrainTask, describe
 from repro.study.results import Trial
 from repro.study.spec import StudySpec, write_or_check
 
@@ -69,7 +69,7 @@ def train_and_score(spec: StudySpec, out: Path, trials: Sequence[Trial], executo
                                   meta={"variant": t.variant, "study_trial": t.trial_id, "setting": t.setting}))
     if todo:
         _log(f"training {len(todo)} run(s)")
-        executor.train(todo)
+        executor.train(todo, on_done=lambda t, record: _log(f"{t.run_id}: {describe(record)}"))
     evals = []
     for t in trials:
         for seed in spec.seeds:
@@ -80,7 +80,7 @@ def train_and_score(spec: StudySpec, out: Path, trials: Sequence[Trial], executo
                                       settings={"eval_seeds": spec.eval_seeds, "n_boot": spec.n_boot}))
     if evals:
         _log(f"scoring {len(evals)} run(s)")
-        executor.evaluate(evals)
+        executor.evaluate(evals, on_done=lambda t, m: _log(f"{t.run_id}: FID {m['fid']:.4g}"))
 
 
 def run_study(spec: StudySpec, out: str | Path, executor, *,
