@@ -136,3 +136,15 @@ def test_cli_writes_verdicts_and_reports_bad_claims_in_one_line(tmp_path, capsys
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("repro: error: claim 'g' needs penalty=gp")
     assert main(["claims", "--study", str(tmp_path / "nowhere"), "--claims", str(good)]) == 2
+
+
+def test_committed_verdicts_follow_from_the_committed_study():
+    """audits/study/claims.json is what `repro claims` gives on audits/study/results.json today."""
+    from repro.study import results
+
+    doc = results.read("audits/study")
+    committed = json.loads(open("audits/study/claims.json").read())["verdicts"]
+    again = [v.to_dict() for v in claims.evaluate(claims.load("claims/kurach2019.yaml"), doc["trials"])]
+    assert again == committed
+    for v in committed:  # each comes with its interval and the seeds needed
+        assert v["comparison"]["ci_low"] is not None and v["comparison"]["seeds_needed_min_effect"] is not None

@@ -79,6 +79,8 @@ def test_unknown_globs_name_what_exists():
         space.variants("resnet_foo_*")
     with pytest.raises(ValueError, match="empty variant list"):
         space.variants(" , ")
+    with pytest.raises(ValueError, match="empty Table 1 setting list"):  # an empty space
+        space.table1("")
     assert space.variants("resnet_ns_*_none") == ["resnet_ns_none_none", "resnet_ns_bn_none", "resnet_ns_ln_none",
                                                    "resnet_ns_sn_none"]
 
