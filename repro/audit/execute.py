@@ -51,7 +51,9 @@ def train_and_evaluate(specs: list[RunSpec], configs: dict[str, TrainConfig], ru
                                    step_callback=(callbacks or {}).get(spec.id)))
     if tasks:
         _log(f"training {len(tasks)} run(s) with the {executor.name} executor ({executor.jobs} at a time)")
-    count = Counter("trained", n, n - len(tasks), bar=None if progress else False)
+    # a bar of runs where runs go side by side; one at a time, each run shows its own step bar
+    bar = None if progress and executor.jobs > 1 else False
+    count = Counter("trained", n, n - len(tasks), bar=bar)
     try:
         records.update(executor.train(tasks, on_done=lambda t, r: count.finished(t.run_id, describe(r))))
     finally:
@@ -80,7 +82,7 @@ def train_and_evaluate(specs: list[RunSpec], configs: dict[str, TrainConfig], ru
             "extractor": expected.extractor, "extractor_weights": expected.weights,
             "num_samples": expected.num_samples, "eval_seeds": expected.eval_seeds, "all_checkpoints": True}))
     count = Counter("evaluated", sum(r["status"] == "completed" for r in records.values()),
-                    sum(m is not None for m in metrics.values()), bar=None if progress else False)
+                    sum(m is not None for m in metrics.values()), bar=bar)
     try:
         metrics.update(executor.evaluate(evals, on_done=lambda t, m: count.finished(t.run_id, f"FID {m.get('fid'):.3f}"
                                                                                    if isinstance(m.get("fid"), float)
@@ -115,3 +117,20 @@ def mark_thread_mismatch(rows: list[dict[str, Any]]) -> str | None:
         return None
     return (f"runs compared at different intra-op thread counts: most ran with {common} thread(s), "
             f"{', '.join(odd)}; CPU results depend on the thread count, so these pairs are not bit-comparable")
+
+
+def plan_only(variant: str, *, baseline_variant: str, replicates: int, extra_seeds: tuple[int, ...],
+              perturb: tuple[str, ...], overrides: dict[str, Any], runs_dir: Path, threads: int | None,
+              step_time_s: float | None = None, workers: tuple[int, ...] = ()) -> str:
+    """The audit's plan and its cost model (:mod:`repro.executor.plan_cost`) as text; trains nothing."""
+    from repro.audit.plan import plan
+    from repro.executor import plan_cost, with_threads
+
+    overrides = dict(overrides)
+    seed = int(overrides.pop("seed", 0))
+    specs = plan(variant, baseline_variant, replicates=replicates, seed=seed, extra_seeds=tuple(extra_seeds),
+                 perturb=tuple(perturb))
+    runs = [(s.id, with_threads(s.config(overrides), threads)) for s in specs]
+    costs = plan_cost.run_costs(runs, step_time_s=step_time_s, run_dirs={s.id: s.run_dir(runs_dir) for s in specs})
+    model = plan_cost.cost_model(costs, workers=tuple(plan_cost.DEFAULT_WORKERS) + tuple(workers))
+    return plan_cost.format_plan(costs, model)

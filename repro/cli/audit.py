@@ -30,6 +30,21 @@ def add_parser(sub) -> None:
     p.add_argument("--eval-seeds", type=int, default=3, help="evaluation seeds per run (evaluation noise)")
     p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
     p.add_argument("--quiet", action="store_true", help="no training progress output")
+    p.add_argument("--executor", default="local", choices=["local", "ray"],
+                   help="where runs train and evaluate: local (this process, or --jobs processes) or ray "
+                        '(Ray tasks; pip install "repro[ray]")')
+    p.add_argument("--jobs", type=int, default=None,
+                   help="runs at once (local: processes, default 1; ray: at most this many, default what the "
+                        "cluster holds)")
+    p.add_argument("--ray-address", default=None, metavar="auto|HOST:PORT",
+                   help="join a running Ray cluster (default: start a local Ray instance sized to this machine)")
+    p.add_argument("--threads-per-task", type=int, default=None,
+                   help="intra-op threads (and CPUs) of a run whose config leaves threads at 0 (default: the "
+                        "CPUs divided by --jobs for local processes, 1 for ray, torch's default for one local job)")
+    p.add_argument("--plan-only", action="store_true",
+                   help="print the runs and a cost model (hours, wall time for N workers) and train nothing")
+    p.add_argument("--step-time", type=float, default=None, metavar="SECONDS",
+                   help="--plan-only: seconds per training step (default: from existing runs, else timed here)")
     p.set_defaults(func=run)
 
 
@@ -37,13 +52,35 @@ def run(args) -> int:
     from repro.audit.run import command_line, run_audit
 
     overrides = overrides_from_args(args)  # no seed given: run_audit uses seed 0
+    if args.jobs is not None and args.jobs < 1:
+        raise ValueError(f"invalid --jobs {args.jobs}: must be an integer >= 1")
+    if args.threads_per_task is not None and args.threads_per_task < 1:
+        raise ValueError(f"invalid --threads-per-task {args.threads_per_task}: must be an integer >= 1")
+    if args.step_time is not None and not args.step_time > 0:
+        raise ValueError(f"invalid --step-time {args.step_time}: must be a number of seconds > 0")
+    if args.ray_address is not None and args.executor != "ray":
+        raise ValueError("--ray-address needs --executor ray")
+    if args.plan_only:
+        from pathlib import Path
+
+        from repro.audit.execute import plan_only
+        from repro.executor import default_threads
+
+        out = Path(args.out or f"audits/{args.variant}")
+        print(plan_only(args.variant, baseline_variant=args.baseline_variant, replicates=args.replicates,
+                        extra_seeds=tuple(args.seeds), perturb=tuple(args.perturb), overrides=overrides,
+                        runs_dir=Path(args.runs_dir) if args.runs_dir else out / "runs",
+                        threads=default_threads(args.executor, args.jobs, args.threads_per_task),
+                        step_time_s=args.step_time, workers=(args.jobs,) if args.jobs else ()))
+        return 0
     report = run_audit(
         args.variant, baseline_variant=args.baseline_variant, replicates=args.replicates,
         extra_seeds=tuple(args.seeds), perturb=tuple(args.perturb), overrides=overrides,
         out_dir=args.out or f"audits/{args.variant}", runs_dir=args.runs_dir, evals_dir=args.evals_dir,
         train_missing=not args.no_train, force=args.force, extractor=args.extractor,
         extractor_weights=args.extractor_weights, num_samples=args.num_samples, eval_seeds=args.eval_seeds,
-        use_mlflow=not args.no_mlflow, progress=not args.quiet, command=command_line())
+        use_mlflow=not args.no_mlflow, progress=not args.quiet, command=command_line(), executor=args.executor,
+        jobs=args.jobs, ray_address=args.ray_address, threads_per_task=args.threads_per_task)
     print(report["comparison"]["verdict"])
     print_json({"det_pairs_identical": all(p["identical"] for p in report["pairs"] if p["kind"] == "deterministic"),
                 "variance": {v: {k: d.get(k) for k in ("fid_mean", "noise_std", "noise_pct")}

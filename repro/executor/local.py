@@ -31,6 +31,8 @@ class LocalExecutor:
     def train(self, tasks: list[TrainTask], *, on_done: OnTrainDone | None = None) -> dict[str, dict]:
         if self.jobs == 1:
             return self._in_process(tasks, worker.run_train, on_done)
+        for t in tasks:
+            _check_picklable(t)
         kill = worker.kill_spec()
         return self._in_pool(tasks, lambda t: (worker.run_train, t, None, kill), on_done)
 
@@ -99,3 +101,16 @@ class LocalExecutor:
         if error is not None:
             raise error
         return out
+
+
+def _check_picklable(task: TrainTask) -> None:
+    """A step callback goes to another process by pickle: a closure or lambda cannot."""
+    import pickle
+
+    if task.step_callback is None:
+        return
+    try:
+        pickle.dumps(task.step_callback)
+    except (pickle.PicklingError, AttributeError, TypeError) as exc:
+        raise ValueError(f"the step callback of {task.run_id} cannot go to another process ({exc}); use jobs=1, "
+                         "or a module-level function") from None

@@ -64,8 +64,9 @@ class RayExecutor:
         self.node_cpus = max((int(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n.get("Alive")), default=0)
         self.jobs = jobs or max(1, self.cluster_cpus // self.threads_per_task)
         self._cap = jobs  # None: as many as the cluster holds
-        self._train = ray.remote(worker.run_train).options(max_retries=max_retries, retry_exceptions=False)
-        self._eval = ray.remote(worker.run_eval).options(max_retries=max_retries, retry_exceptions=False)
+        # retried: a dead worker (SIGKILL, out of memory, a lost node); not retried: what train raises
+        self._train = ray.remote(max_retries=max_retries, retry_exceptions=False)(worker.run_train)
+        self._eval = ray.remote(max_retries=max_retries, retry_exceptions=False)(worker.run_eval)
 
     # ------------------------------------------------------------------ interface
     def train(self, tasks: list[TrainTask], *, on_done: OnTrainDone | None = None) -> dict[str, dict]:
@@ -135,12 +136,14 @@ class RayExecutor:
                     for ref in running:
                         ray.cancel(ref)
                     continue
-                except (ray.exceptions.WorkerCrashedError, ray.exceptions.TaskCancelledError) as exc:
+                except ray.exceptions.RayError as exc:  # the worker or its node died, out of memory, cancelled
                     if isinstance(exc, ray.exceptions.TaskCancelledError) and error is not None:
-                        continue
+                        continue  # cancelled by us after another task's error
+                    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
                     error = error or RuntimeError(
-                        f"the worker running {task.run_id} died {self.max_retries + 1} times (max_retries="
-                        f"{self.max_retries}); its run directory {task.run_dir} keeps the last verified checkpoint")
+                        f"the worker running {task.run_id} failed after {self.max_retries} retries ({first}); "
+                        f"its run directory {task.run_dir} keeps the last verified checkpoint: run the audit "
+                        "again to resume it")
                     continue
                 if on_done is not None:
                     on_done(task, out[task.run_id])

@@ -38,13 +38,16 @@ def check_probe(probe: tuple[str, str] | None) -> None:
     path, token = probe
     try:
         seen = Path(path).read_text(encoding="utf-8").strip()
+        what = None if seen == token else f"holds {seen[:60]!r}, not the token the driver wrote (another filesystem)"
+    except FileNotFoundError:
+        what = "is missing"
     except OSError as exc:
-        seen = f"unreadable ({exc.strerror or exc})"
-    if seen != token:
+        what = f"cannot be read ({exc.strerror or exc})"
+    if what is not None:
         raise RunsDirUnreachable(
-            f"worker on host {socket.gethostname()} cannot see the runs directory {Path(path).parent}: the probe "
-            f"file {path} the driver wrote is {'missing' if 'No such file' in seen else seen!r}; on a cluster the "
-            "runs directory must be on a filesystem every node mounts at the same path (NFS, a cluster filesystem)")
+            f"worker on host {socket.gethostname()} cannot see the runs directory {Path(path).parent}: the driver's "
+            f"probe file {Path(path).name} there {what}; on a cluster the runs directory must be on a shared "
+            "filesystem that every node mounts at the same path (NFS, a cluster filesystem)")
 
 
 def _killer(run_id: str, spec: str | None, inner: Callable | None) -> Callable | None:
