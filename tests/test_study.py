@@ -231,5 +231,7 @@ def test_plan_counts_runs_and_prices_them_by_n_dis():
     # 4 runs x 1000 steps x 0.1 s + 12 runs x 1000 x 0.1 x (5 + 1) / 2, by hand: 400 + 3600 s
     assert p.device_hours == pytest.approx(4000 / 3600)
     assert plan(spec, step_time_1=0.1, step_time_5=0.2).device_hours == pytest.approx((400 + 2400) / 3600)
+    # the executor's wall-time model: one worker runs all 16; 64 workers run one each: the longest (1000 x 0.3 s)
+    assert p.wall_hours[1] == pytest.approx(4000 / 3600) and p.wall_hours[64] == pytest.approx(300 / 3600)
     bo_spec = _bo_spec(variants=("sndcgan_ns_sn_none", "resnet_default"), seeds=(0,))
     assert plan(bo_spec).runs_by_ndis == {1: 8, 5: 8} and plan(bo_spec).device_hours is None
