@@ -11,17 +11,16 @@ import itertools
 import math
 from pathlib import Path
 
+import optuna  # a test dependency (pyproject's test extra): Table 2 is tested, never skipped
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from repro import io
 from repro.config import to_dict
-from repro.gan import hparams
 from repro.study import bo, report, results, runner, space
 from repro.study.spec import StudySpec
 
-optuna = pytest.importorskip("optuna")
 
 
 def fake_fid(cfg) -> float:

@@ -9,8 +9,6 @@ import pytest
 from repro.cli import main
 from repro.cli.study import parse_seeds
 
-pytest.importorskip("optuna")
-
 TINY = ["--steps", "2", "--set", "checkpoint_every=2", "--set", "width=0.0625", "--set", "batch_size=8",
         "--set", "threads=1", "--n-boot", "5", "--no-mlflow"]
 

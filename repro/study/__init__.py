@@ -8,6 +8,8 @@ the report, and the paper's claims checked with :mod:`repro.stats`.
 - :mod:`repro.study.results`: one row per run and per trial (``results.json``).
 - :mod:`repro.study.report`: ``study.md``, figures and ``dvc plots`` CSVs.
 - :mod:`repro.study.claims`: claims files and their verdicts.
+- :mod:`repro.study.plan`: run count and device-hours before a study runs (the executor's cost model).
+- :mod:`repro.study.tracking`: one MLflow parent run per study, a nested run per trial.
 
 Modules load on use (torch, Optuna and matplotlib are imported only by what needs them).
 """

@@ -1,6 +1,6 @@
 """Table 2: Bayesian optimisation of FID with Optuna's Gaussian-process sampler, in rounds.
 
-The study (Kurach et al. 2019, Section 2 / Table 2) searched 120 settings in 12 rounds of
+The study (Kurach et al. 2019, Table 2) searched 120 settings in 12 rounds of
 parallel trials. Here each variant gets an Optuna study named after it, stored in the study
 directory's ``optuna.journal`` (Optuna's journal storage: an append-only log of every ask and
 tell), so the sampler's whole state, the trials and their FIDs, survives an interruption.

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from repro import lock
+from repro.executor import EvalTask, TrainTask, describe
 from repro.gan import presets
 from repro.study import bo, results, space
-from repro.executor import EvalTask, TrainTask, describe
 from repro.study.results import Trial
 from repro.study.spec import StudySpec, write_or_check
 
