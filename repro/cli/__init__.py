@@ -31,6 +31,8 @@ SUBCOMMANDS = (
     "report",
     "gate",
     "params",
+    "study",
+    "claims",
 )
 
 EXIT_USAGE = 2

@@ -27,6 +27,7 @@ AUDIT_FIELDS = {
     "eval_seeds": "an integer >= 1",
 }
 TOP_LEVEL = ("audit", "variants", "modes", "replicates")
+OTHER_PIPELINES = ("study",)  # read by pipelines/study/dvc.yaml; `repro study` checks its own values
 REPLICATES = 2  # the pipeline trains replicates 0 and 1 per mode; the audit compares them
 PERTURB = ("threads",)
 
@@ -75,9 +76,9 @@ def problems(params: dict[str, Any]) -> list[str]:
     from repro.config import MODES
 
     out = []
-    unknown = sorted(set(params) - set(TOP_LEVEL))
+    unknown = sorted(set(params) - set(TOP_LEVEL) - set(OTHER_PIPELINES))
     if unknown:
-        out.append(f"unknown top-level key(s) {', '.join(unknown)} (valid: {', '.join(TOP_LEVEL)})")
+        out.append(f"unknown top-level key(s) {', '.join(unknown)} (valid: {', '.join(TOP_LEVEL + OTHER_PIPELINES)})")
     audit = params.get("audit")
     if not isinstance(audit, dict):
         return out + [f"audit must be a mapping with the keys {', '.join(AUDIT_FIELDS)}"]

@@ -1,0 +1,151 @@
+"""Run a study: every (variant, setting, seed) trained and scored through the executor, resumably.
+
+Resumption needs no bookkeeping beyond the directories: a run whose ``run.json`` says completed
+or diverged is not trained again, a completed run with ``metrics.json`` is not scored again, and
+an interrupted run resumes from its last checkpoint (``train(..., resume=True)``). Table 2's
+sampler state is Optuna's journal (:mod:`repro.study.bo`).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from repro import lock
+from repro.executor import EvalTask, TrainTask, describe
+from repro.gan import presets
+from repro.study import bo, results, space
+from repro.study.results import Trial
+from repro.study.spec import StudySpec, write_or_check
+
+
+def _log(msg: str) -> None:
+    print(f"[study] {msg}", file=sys.stderr, flush=True)
+
+
+def config(spec: StudySpec, trial: Trial, seed: int):
+    """The TrainConfig of one run: preset, then the trial's setting, then the study's options."""
+    return presets.config_for(trial.variant, **trial.fields, **dict(spec.overrides), dataset=spec.dataset,
+                              steps=spec.steps, seed=seed)
+
+
+def table1_trials(spec: StudySpec) -> list[Trial]:
+    settings = space.table1(spec.settings)
+    return [Trial(f"{v}__{s.name}", v, s.name, dict(s.fields)) for v in spec.variants for s in settings]
+
+
+def table2_trial(variant: str, number: int, params: dict[str, Any], round_index: int) -> Trial:
+    return Trial(f"{variant}__bo{number:03d}", variant, f"bo{number:03d}", {**params, "hparams": ""}, round_index)
+
+
+def check(spec: StudySpec) -> None:
+    """Bad input before anything is written: unknown variants, an empty space, invalid configs."""
+    space.variants(list(spec.variants))  # names what exists for an unknown variant
+    if spec.space == "table1":
+        trials = table1_trials(spec)
+        if not trials:
+            raise ValueError("the study's space is empty: no (variant, setting) pair to train")
+        for t in trials:
+            config(spec, t, spec.seeds[0])  # validates every field
+    else:
+        for v in spec.variants:
+            config(spec, Trial("check", v, "check", {"hparams": ""}), spec.seeds[0])
+
+
+def train_and_score(spec: StudySpec, out: Path, trials: Sequence[Trial], executor) -> None:
+    """Train every run of ``trials`` that has not finished, then score every completed unscored run."""
+    from repro.train import rundir
+
+    todo = []
+    for t in trials:
+        for seed in spec.seeds:
+            d = t.run_dir(out, seed)
+            status = results.run_row(out, t, seed)["status"]
+            if status in ("completed", "diverged"):
+                continue
+            todo.append(TrainTask(run_id=f"{t.trial_id}/seed{seed}", config=config(spec, t, seed), run_dir=d,
+                                  resume=True, force=False,
+                                  meta={"variant": t.variant, "study_trial": t.trial_id, "setting": t.setting}))
+    if todo:
+        _log(f"training {len(todo)} run(s)")
+        executor.train(todo, on_done=lambda t, record: _log(f"{t.run_id}: {describe(record)}"))
+    evals = []
+    for t in trials:
+        for seed in spec.seeds:
+            d = t.run_dir(out, seed)
+            row = results.run_row(out, t, seed)
+            if row["status"] == "completed" and not (d / rundir.METRICS).exists():
+                evals.append(EvalTask(run_id=f"{t.trial_id}/seed{seed}", run_dir=d, out=d / rundir.METRICS,
+                                      settings={"eval_seeds": spec.eval_seeds, "n_boot": spec.n_boot}))
+    if evals:
+        _log(f"scoring {len(evals)} run(s)")
+        executor.evaluate(evals, on_done=lambda t, m: _log(f"{t.run_id}: FID {m['fid']:.4g}"))
+
+
+def run_study(spec: StudySpec, out: str | Path, executor, *,
+              on_round: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Run (or resume) the study ``spec`` in ``out``; returns ``results.json``'s content."""
+    out = Path(out)
+    check(spec)
+    out.mkdir(parents=True, exist_ok=True)
+    with lock.writing(out, "study directory"):
+        write_or_check(spec, out)
+        if spec.space == "table1":
+            trials = table1_trials(spec)
+            train_and_score(spec, out, trials, executor)
+        else:
+            trials = _bayesian(spec, out, executor, on_round)
+        return results.write(out, spec.to_dict(), trials)
+
+
+def _objective(out: Path, spec: StudySpec, trial: Trial, worst: float | None) -> float | None:
+    rows = [results.run_row(out, trial, s) for s in spec.seeds]
+    return results.trial_rows([trial], rows, worst)[0]["fid"]
+
+
+def _bayesian(spec: StudySpec, out: Path, executor, on_round) -> list[Trial]:
+    studies = {v: bo.open_study(out, v) for v in spec.variants}
+    penalty = {v: presets.config_for(v).penalty for v in spec.variants}
+
+    def all_trials() -> list[Trial]:
+        got = []
+        for v, st in studies.items():
+            for t in sorted(st.get_trials(deepcopy=False), key=lambda t: t.number):
+                got.append(table2_trial(v, t.number, dict(t.params), int(t.user_attrs.get("round", 0))))
+        return got
+
+    def finish(batch: list[tuple[str, int, Trial]]) -> None:
+        train_and_score(spec, out, [t for _, _, t in batch], executor)
+        everything = all_trials()
+        worst = results.worst_fid(results.run_row(out, t, s) for t in everything for s in spec.seeds)
+        for v, number, t in batch:
+            bo.tell(studies[v], number, _objective(out, spec, t, worst))
+
+    # trials an interruption left started but not told
+    pending = [(v, n, table2_trial(v, n, p, r)) for v in spec.variants for n, p, r in bo.unfinished(studies[v], penalty[v])]
+    if pending:
+        _log(f"resuming {len(pending)} unfinished trial(s)")
+        finish(pending)
+    while True:
+        done = {v: len(bo.finished(studies[v])) for v in spec.variants}
+        if all(n >= spec.trials for n in done.values()):
+            break
+        round_index = min(done.values()) // spec.round_size
+        batch = []
+        for v in spec.variants:
+            k = min(spec.round_size, spec.trials - done[v])
+            if k <= 0:
+                continue
+            for params in bo.propose(studies[v], penalty[v], k, seed=spec.sampler_seed, round_index=round_index,
+                                     n_startup=spec.round_size):
+                number = bo.start(studies[v], params, penalty[v], round_index)
+                batch.append((v, number, table2_trial(v, number, params, round_index)))
+        _log(f"round {round_index + 1}/{spec.rounds}: {len(batch)} trial(s)")
+        finish(batch)
+        if on_round:
+            on_round(round_index)
+    return all_trials()
+
+
+__all__ = ["config", "table1_trials", "table2_trial", "check", "train_and_score", "run_study"]

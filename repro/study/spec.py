@@ -1,0 +1,105 @@
+"""A study's specification, stored as ``STUDY_DIR/study.json`` so that a resumed study is the same study.
+
+Layout of a study directory::
+
+    study.json              this spec (written once; a resume with another spec is refused)
+    optuna.journal          Table 2 only: Optuna's journal storage (every ask and tell, append-only)
+    runs/<trial>/seed<k>/   one run directory per (trial, seed) (repro.train.rundir)
+    results.json            one row per run (repro.study.results), rewritten after each round
+    study.md, figures/, plots/, claims.*   the report (repro.study.report, repro claims)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from repro import io
+from repro.study import space
+
+SPEC_FILE = "study.json"
+SPEC_SCHEMA = "repro.study/1"
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """Everything that decides which runs a study trains.
+
+    space: ``table1`` (grid over ``settings``) or ``table2`` (Bayesian optimisation, ``trials``
+    settings per variant in ``rounds`` rounds of equal size). ``overrides``: TrainConfig fields set
+    on every run after the preset and the setting (e.g. ``checkpoint_every``). ``eval_seeds``:
+    evaluation seeds per run (the study needs one FID per run; more only refine each value).
+    """
+
+    variants: tuple[str, ...]
+    space: str = "table1"
+    settings: tuple[str, ...] = ("*",)  # Table 1 name globs
+    seeds: tuple[int, ...] = (0, 1, 2)
+    steps: int = 200
+    dataset: str = "digits"
+    trials: int = 0  # Table 2: settings per variant
+    rounds: int = 0  # Table 2: rounds (trials // rounds run in parallel per round)
+    sampler_seed: int = 0  # Table 2: the GP sampler's seed
+    eval_seeds: int = 1
+    n_boot: int = 50
+    overrides: tuple[tuple[str, Any], ...] = field(default=())
+
+    def __post_init__(self):
+        if self.space not in space.SPACES:
+            raise ValueError(f"unknown space {self.space!r}; valid spaces: {', '.join(space.SPACES)}")
+        if not self.variants:
+            raise ValueError("a study needs at least one variant")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be a non-empty list of distinct integers, got {list(self.seeds)}")
+        if self.steps < 1:
+            raise ValueError(f"steps must be >= 1, got {self.steps}")
+        if self.space == "table2":
+            if self.trials < 1 or self.rounds < 1 or self.rounds > self.trials:
+                raise ValueError(f"table2 needs --trials N >= 1 and 1 <= --rounds R <= N, got trials={self.trials}, "
+                                 f"rounds={self.rounds}")
+        if self.eval_seeds < 1 or self.n_boot < 1:
+            raise ValueError("eval_seeds and n_boot must be >= 1")
+
+    @property
+    def round_size(self) -> int:
+        """Trials per round per variant (the last round takes the remainder)."""
+        return -(-self.trials // self.rounds)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["overrides"] = dict(self.overrides)
+        return {"schema": SPEC_SCHEMA, **d}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "StudySpec":
+        d = dict(d)
+        if d.pop("schema", None) != SPEC_SCHEMA:
+            raise ValueError(f"not a {SPEC_SCHEMA} study spec")
+        for key in ("variants", "settings", "seeds"):
+            d[key] = tuple(d[key])
+        d["overrides"] = tuple(sorted(d.get("overrides", {}).items()))
+        return cls(**d)
+
+
+def write_or_check(spec: StudySpec, out: Path) -> None:
+    """Write ``study.json``, or check that the one in ``out`` is ``spec`` (a resume); a different
+    spec is a ``ValueError`` naming the fields that differ (nothing is changed)."""
+    path = out / SPEC_FILE
+    if path.exists():
+        old = read(out)
+        if old != spec:
+            a, b = old.to_dict(), spec.to_dict()
+            diffs = ", ".join(f"{k}: study has {a[k]!r}, asked {b[k]!r}" for k in a if a[k] != b.get(k))
+            raise ValueError(f"{out} holds another study ({diffs}); resume it with the same options or choose "
+                             "another --out")
+        return
+    io.write_json(path, spec.to_dict())
+
+
+def read(out: Path) -> StudySpec:
+    return StudySpec.from_dict(io.read_json(Path(out) / SPEC_FILE, "study spec"))
+
+
+__all__ = ["SPEC_FILE", "StudySpec", "write_or_check", "read"]
