@@ -123,17 +123,9 @@ def validate_report(report: Any, source: str = "report") -> dict[str, Any]:
     """Check a report against :class:`repro.schema.Report`; raise :class:`GateInputError` naming
     ``source`` and the problem. Returns ``report``."""
     try:
-        schema.validate_report(report, source)
+        return schema.validate_report(report, source)
     except schema.SchemaError as exc:
         raise GateInputError(str(exc)) from None
-    for name, entry in report["cost"].items():
-        inter = entry.get("interleaved")
-        if inter is not None:
-            try:
-                schema.validate(inter, schema.Interleaved, f"{source}: cost[{name!r}].interleaved")
-            except schema.SchemaError as exc:
-                raise GateInputError(str(exc)) from None
-    return report
 
 
 def validate_baseline(baseline: Any, source: str = "baseline") -> dict[str, Any]:
@@ -335,12 +327,10 @@ def _status_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _widen_reason(report: dict[str, Any], baseline: dict[str, Any], name: str) -> str | None:
-    """Why the new runs cannot reproduce the baseline's bits (None when they can)."""
-    same, fields = fingerprint_lib.matches_for_strict(report["fingerprint"], baseline["fingerprint"])
-    reasons = []
-    if not same:
-        reasons.append("fingerprint differs in " + ", ".join(fields[:4]) + (" ..." if len(fields) > 4 else ""))
+def _widen_reason(report: dict[str, Any], baseline: dict[str, Any], name: str, env_reason: str | None) -> str | None:
+    """Why the new runs of ``name`` cannot reproduce the baseline's bits (None when they can);
+    ``env_reason`` is the environment's part, the same for every variant."""
+    reasons = [env_reason] if env_reason else []
     new_seeds = (report["variance"].get(name) or {}).get("seeds")
     old_seeds = baseline["variants"][name].get("seeds")
     if new_seeds is not None and old_seeds and sorted(new_seeds) != sorted(old_seeds):
@@ -350,9 +340,12 @@ def _widen_reason(report: dict[str, Any], baseline: dict[str, Any], name: str) -
 
 def _fid_rows(report: dict[str, Any], baseline: dict[str, Any], k: float, min_rel_tol: float) -> list[dict[str, Any]]:
     rows = []
+    same, fields = fingerprint_lib.matches_for_strict(report["fingerprint"], baseline["fingerprint"])
+    env_reason = None if same else ("fingerprint differs in " + ", ".join(fields[:4])
+                                    + (" ..." if len(fields) > 4 else ""))
     for name, base in baseline["variants"].items():
         entry = report["variance"].get(name)
-        widen = _widen_reason(report, baseline, name)
+        widen = _widen_reason(report, baseline, name, env_reason)
         n_new = (entry or {}).get("n_seeds") or None
         band = fid_band(base, k=k, min_rel_tol=min_rel_tol, n_seeds_new=n_new, widen=widen)
         allowed = f"[{_fmt(band.low)}, {_fmt(band.high)}]"

@@ -118,7 +118,7 @@ class Interleaved:
 @dataclass(frozen=True)
 class Cost:
     ratio: float | None
-    interleaved: dict[str, Any] | None
+    interleaved: Interleaved | None
 
 
 @dataclass(frozen=True)

@@ -381,7 +381,7 @@ def test_baseline_records_the_ratio_the_gate_checks(tmp_path):
     assert baseline["cost"] == {"resnet_default": 1.1, "resnet_all": 1.25}
     bad = copy.deepcopy(report)
     bad["cost"]["resnet_all"]["interleaved"] = {"ratio": 1.25}
-    with pytest.raises(gate.GateInputError, match=r"interleaved: missing key\(s\) ci_low"):
+    with pytest.raises(gate.GateInputError, match=r"interleaved is missing key\(s\) ci_low"):
         gate.validate_report(bad)
 
 

@@ -29,8 +29,10 @@ def metrics_path(spec: RunSpec, run_dir: Path, evals_dir: Path | None) -> Path:
 def train_and_evaluate(specs: list[RunSpec], configs: dict[str, TrainConfig], run_dirs: dict[str, Path], *,
                        executor: Executor, force: bool, train_missing: bool, runs_dir: Path,
                        evals_dir: Path | None, expected: reuse.EvalSettings, progress: bool,
-                       callbacks: dict[str, Callable] | None = None) -> list[dict[str, Any]]:
-    """Train what is missing, evaluate what has no usable metrics; one report row per spec."""
+                       callbacks: dict[str, Callable] | None = None
+                       ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any] | None]]:
+    """Train what is missing, evaluate what has no usable metrics. Returns one report row per spec
+    and each run's metrics by id (None for a run without a score)."""
     from repro.train import train
 
     n = len(specs)
@@ -97,7 +99,7 @@ def train_and_evaluate(specs: list[RunSpec], configs: dict[str, TrainConfig], ru
         row["worker_host"] = (records[spec.id].get("worker") or {}).get("host")
         rows.append(row)
     mark_thread_mismatch(rows)
-    return rows
+    return rows, metrics
 
 
 def mark_thread_mismatch(rows: list[dict[str, Any]]) -> str | None:

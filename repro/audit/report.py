@@ -132,7 +132,9 @@ def render_markdown(report: dict[str, Any], figures: list[str] = ()) -> str:
     """
     s = report["settings"]
     c = report["comparison"]
-    labels = variance_labels(report["runs"])
+    from repro.audit.variance import identical_labels
+
+    labels = identical_labels(report["runs"])
     out = [f"# repro audit: {s['variant']} vs {s['baseline_variant']}", "",
            f"Created {report['created']} by `{report['command']}` (plan {report['plan'].get('id', '-')}).", "",
            "## Summary", "", *summary_lines(report), "",
@@ -229,12 +231,6 @@ def render_markdown(report: dict[str, Any], figures: list[str] = ()) -> str:
         f" (final checkpoint, step {s['steps']}, of {f[len('samples_'):-len('.png')]}/deterministic-s{s['seed']}-r0)"
         if f.startswith("samples_") else "") for f in shown] or ["(no other figure files)"]
     return "\n".join(out) + "\n"
-
-
-def variance_labels(runs: list[dict[str, Any]]) -> dict[str, str]:
-    from repro.audit.variance import identical_labels
-
-    return identical_labels(runs)
 
 
 def _component(d: dict[str, Any], level: str) -> str:

@@ -116,7 +116,7 @@ def run_audit(variant: str, *, baseline_variant: str = "resnet_default", replica
         ex = make_executor(executor, jobs=jobs, ray_address=ray_address,
                            threads_per_task=threads_per_task) if isinstance(executor, str) else executor
         try:
-            rows = execute.train_and_evaluate(specs, configs, run_dirs, executor=ex, force=force,
+            rows, metrics_by_id = execute.train_and_evaluate(specs, configs, run_dirs, executor=ex, force=force,
                                               train_missing=train_missing, runs_dir=runs_dir, evals_dir=evals_dir,
                                               expected=expected, progress=progress, callbacks=callbacks)
         finally:
@@ -169,7 +169,6 @@ def run_audit(variant: str, *, baseline_variant: str = "resnet_default", replica
         traces = {f"{s.variant}/{s.mode}": rundir.read_trace(run_dirs[s.id]) for s in primaries}
         _write_figures(report, out_dir, run_dirs, the_plan, traces)
         report_mod.write_all(report, out_dir, traces)
-        metrics_by_id = {s.id: _read_metrics(s, run_dirs[s.id], evals_dir) for s in specs}
         plotdata.write_plot_data(report, out_dir, traces, metrics_by_id)
         if use_mlflow:
             from repro import tracking
@@ -195,12 +194,6 @@ def _check_mlflow() -> None:
         raise ValueError(f"the MLflow store {uri} is unusable ({type(exc).__name__}: {detail}); set "
                          "MLFLOW_TRACKING_URI to a usable store (e.g. sqlite:///$PWD/mlflow.db) or pass --no-mlflow"
                          ) from None
-
-
-def _read_metrics(spec: RunSpec, run_dir: Path, evals_dir: Path | None) -> dict[str, Any] | None:
-    """The run's metrics as evaluated above (per-checkpoint FIDs for the plots and MLflow), or None."""
-    path = execute.metrics_path(spec, run_dir, evals_dir)
-    return io.read_json(path, "run metrics") if path.exists() else None
 
 
 def _write_figures(report, out_dir: Path, run_dirs, the_plan: AuditPlan, traces) -> None:
