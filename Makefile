@@ -31,10 +31,13 @@ test-slow: $(STAMP)
 audit: $(STAMP)
 	$(BIN)/dvc repro pipelines/dvc.yaml
 
-## a small audit on the embedded data, gated against the committed CI baseline
+## a small audit on the embedded data, gated against the committed CI baseline. One intra-op
+## thread: at 2 threads a deterministic run on CI's CPU gave another final hash in some fresh
+## processes (a library-level race; README "Modes", benchmarks/process_repeat.py), and a
+## regression gate must not fail on that
 CI_AUDIT_DIR ?= $(or $(TMPDIR),/tmp)/repro-ci-audit
 CI_AUDIT := $(BIN)/repro audit --quiet --no-mlflow --variant resnet_all --baseline-variant resnet_default \
-	--seeds 1 2 --steps 20 --set checkpoint_every=10 --eval-seeds 2 --out $(CI_AUDIT_DIR)
+	--seeds 1 2 --steps 20 --set checkpoint_every=10 --set threads=1 --eval-seeds 2 --out $(CI_AUDIT_DIR)
 gate-ci: $(STAMP)
 	$(CI_AUDIT)
 	$(BIN)/repro gate --baseline audits/baselines/ci_digits.json --report $(CI_AUDIT_DIR)/report.json

@@ -68,3 +68,18 @@ def test_startup_benchmark_measures_against_import_torch(tmp_path):
     rows = json.loads(out.read_text())["rows"]
     assert rows["import torch"]["cpu_minus_torch_s"] == 0.0
     assert {"repro --help", "repro train --help", "repro train to 1st step", "repro train, 1 step"} <= set(rows)
+
+
+def test_process_repeat_counts_hashes_of_fresh_processes(tmp_path):
+    """One intra-op thread: the same deterministic run is the same bits in every fresh process
+    (the law CI's gate relies on; benchmarks/process_repeat.py counts it for any thread count)."""
+    out = tmp_path / "repeat.json"
+    proc = _run("process_repeat.py", "--processes", "2", "--threads", "1", "--steps", "2", "--warm-cache",
+                "--set", "width=0.0625", "--set", "batch_size=8", "--out", str(out), "--strict", timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    result = json.loads(out.read_text())
+    one = result["threads"]["1"]
+    assert one["distinct"] == 1 and sum(one["counts"].values()) == 2
+    assert all(len(h) == 64 for h in one["counts"])
+    bad = _run("process_repeat.py", "--processes", "0")
+    assert bad.returncode == 2 and "--processes" in bad.stderr
