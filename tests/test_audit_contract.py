@@ -200,3 +200,18 @@ def test_a_v1_report_is_reanalysed_and_its_contradiction_is_gone():
     assert new["settings"]["resolution"] == 32
     with pytest.raises(ValueError, match="not a repro.audit/1 report"):
         upgrade_v1(new)
+
+
+def test_a_multi_thread_cpu_pair_says_it_cannot_see_process_level_races():
+    """A pair trained in one process on a multi-thread CPU says what it cannot show (CI's CPU once
+    gave another hash for the first run of a process); one thread, or a GPU, needs no caveat."""
+    from repro.audit.report import summary_lines
+
+    cpu = json.loads((ROOT / "audits" / "resnet_all" / "report.json").read_text())
+    line = next(x for x in summary_lines(cpu) if "reproducible here" in x)
+    assert "yes" in line and "process_repeat.py" in line and "2 intra-op threads" in line
+    for r in cpu["runs"]:
+        r["threads"] = 1
+    assert not any("process_repeat.py" in x for x in summary_lines(cpu))
+    gpu = json.loads((ROOT / "audits" / "gpu_h200" / "report.json").read_text())
+    assert not any("process_repeat.py" in x for x in summary_lines(gpu))

@@ -70,6 +70,20 @@ def _loaded(report: dict[str, Any]) -> list[str]:
     return out
 
 
+def _process_caveat(report: dict[str, Any]) -> str:
+    """A sentence when a deterministic pair ran on a CPU at more than one intra-op thread: a pair
+    trained in one process cannot show a race decided once per process, which CI's CPU has shown
+    (README, "Modes"); ``benchmarks/process_repeat.py`` counts that across fresh processes."""
+    ids = {i for p in report["pairs"] if p["kind"] == "deterministic" for i in (p["a"], p["b"])}
+    multi = [r for r in report["runs"] if r["id"] in ids and str(r.get("device") or "").startswith("cpu")
+             and (r.get("threads") or 0) > 1]
+    if not multi:
+        return ""
+    return (f" These CPU runs used {multi[0]['threads']} intra-op threads, and a pair trained in one process "
+            "cannot show a result that varies from process to process (seen on a 2-thread CPU): "
+            "`benchmarks/process_repeat.py` counts hashes over fresh processes.")
+
+
 def summary_lines(report: dict[str, Any]) -> list[str]:
     """The answer first: reproducibility, nondeterminism, cost, the verdict, the environment."""
     pairs = report["pairs"]
@@ -81,7 +95,8 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     if det:
         ok = all(p["identical"] for p in det)
         lines.append(f"- **Deterministic runs reproducible here: {'yes' if ok else 'NO'}** "
-                     f"({sum(p['identical'] for p in det)}/{len(det)} same-seed pairs bit-identical).")
+                     f"({sum(p['identical'] for p in det)}/{len(det)} same-seed pairs bit-identical)."
+                     + (_process_caveat(report) if ok else ""))
     if nondet:
         moved = [p for p in nondet if not p["identical"]]
         if not moved:
