@@ -40,11 +40,11 @@ import json
 import sys
 import time
 
+import _sngan32
 import torch
 import torch.nn.functional as F
-
-import _sngan32
 from _bench import Contender, LoopRunner, fmt_ms, interleave, ratio, stats, synthetic
+
 from repro.config import MODES, TrainConfig, to_dict
 from repro.determinism import execution_mode
 from repro.gan import architectures

@@ -28,8 +28,8 @@ import statistics
 import time
 
 import torch
-
 from _bench import Contender, LoopRunner, fmt_ms, interleave, ratio, stats, synthetic
+
 from repro.config import TrainConfig, to_dict
 from repro.determinism import execution_mode
 from repro.train.loop import Trainer, timed_step

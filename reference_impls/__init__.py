@@ -1,7 +1,9 @@
-"""Literal, slow, obviously-correct transcriptions of the paper's tables and equations, and of the
-reference codebases (the study's own compare_gan, the SNGAN authors' ResNet).
+"""Literal, slow, obviously-correct transcriptions of the paper's equations that the tests check
+the package against: the loss table, FID / IS / KID in NumPy, the gradient penalties by plain
+autograd, spectral norm by SVD, and one compare_gan training step.
 
-Written from the equations in DESIGN.md, the cited papers and the cited source files (file and
-line at each block), never from this package's code: the package is tested against them, and the
-architecture audit diffs against them.
+Written from the cited papers and source files (file and line at each block), never from this
+package's code. Not installed with the package: only the tests import them. The architecture
+transcriptions that the architecture audit builds at run time ship inside the package, in
+``repro/arch/references/``.
 """

@@ -13,11 +13,10 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
-MODES = ("deterministic", "nondeterministic")
-RESNET_FLAGS = ("skip", "cin", "opt", "sum", "tan", "eps")
-ADAM_IMPLS = ("auto", "loop", "foreach", "fused")
-MEMORY_FORMATS = ("contiguous", "channels_last")
-COMPILE_MODES = ("none", "default", "reduce-overhead")
+from repro import choices, hparams
+from repro.choices import ADAM_IMPLS, COMPILE_MODES, MEMORY_FORMATS, MODES, RESNET_FLAGS
+from repro.errors import ConfigError
+from repro.registry import check_choice
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ class TrainConfig:
     beta2: float = 0.999
     n_dis: int = 1  # discriminator updates per generator update
     batch_size: int = 64
-    # the Table 1 setting lr, penalty_weight, beta1, beta2 and n_dis were set from (repro.gan.hparams;
+    # the Table 1 setting lr, penalty_weight, beta1, beta2 and n_dis were set from (repro.hparams;
     # `--hparams NAME`); "" = set one by one. A name is checked against those five fields.
     hparams: str = ""
 
@@ -98,19 +97,16 @@ _POSITIVE_INT = ("resolution", "channels", "z_dim", "n_dis", "batch_size", "step
 
 
 def _fail(field_name: str, value: Any, rule: str) -> None:
-    raise ValueError(f"invalid {field_name}={value!r}: {rule}")
+    raise ConfigError(f"invalid {field_name}={value!r}: {rule}")
 
 
 def validate(cfg: TrainConfig) -> None:
     """Check every field; the error names the field and the valid choices or range."""
-    from repro.gan import architectures, batching, losses, normalization, penalties, resnet  # lazy: import cycles
-    from repro.registry import check_choice
-
-    check_choice("architecture", cfg.architecture, architectures.REGISTRY.names())
-    check_choice("loss", cfg.loss, losses.REGISTRY.names())
-    check_choice("penalty", cfg.penalty, penalties.REGISTRY.names())
-    check_choice("d_norm", cfg.d_norm, normalization.NORMS)
-    check_choice("sn_impl", cfg.sn_impl, normalization.SN_IMPLS)
+    check_choice("architecture", cfg.architecture, choices.ARCHITECTURES)
+    check_choice("loss", cfg.loss, choices.LOSSES)
+    check_choice("penalty", cfg.penalty, choices.PENALTIES)
+    check_choice("d_norm", cfg.d_norm, choices.D_NORMS)
+    check_choice("sn_impl", cfg.sn_impl, choices.SN_IMPLS)
     check_choice("mode", cfg.mode, MODES)
     check_choice("adam_impl", cfg.adam_impl, ADAM_IMPLS)
     check_choice("memory_format", cfg.memory_format, MEMORY_FORMATS)
@@ -128,10 +124,10 @@ def validate(cfg: TrainConfig) -> None:
         _fail("flags", cfg.flags, "each flag at most once")
     if cfg.flags and cfg.architecture not in ("resnet", "resnet19"):
         _fail("flags", cfg.flags, f"the ResNet flags apply to resnet and resnet19, not {cfg.architecture}")
-    check_choice("resnet_code", cfg.resnet_code, tuple(resnet.RESNET_CODES))
+    check_choice("resnet_code", cfg.resnet_code, choices.RESNET_CODES)
     if cfg.resnet_code != "compare_gan" and cfg.architecture not in ("resnet", "resnet19"):
         _fail("resnet_code", cfg.resnet_code, f"applies to resnet and resnet19, not {cfg.architecture}")
-    check_choice("d_batch", cfg.d_batch, batching.D_BATCH)
+    check_choice("d_batch", cfg.d_batch, choices.D_BATCH)
     for name in _POSITIVE_INT:
         value = getattr(cfg, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -152,10 +148,8 @@ def validate(cfg: TrainConfig) -> None:
         _fail("threads", cfg.threads, "must be an integer >= 0 (0 = torch's default)")
     if not (cfg.device in ("auto", "cpu", "cuda") or (cfg.device.startswith("cuda:") and cfg.device[5:].isdigit())):
         _fail("device", cfg.device, "valid choices: auto, cpu, cuda, cuda:N")
-    architectures.check_resolution(cfg.architecture, cfg.resolution)
+    choices.check_resolution(cfg.architecture, cfg.resolution)
     if cfg.hparams:
-        from repro.gan import hparams
-
         hparams.check(cfg)
 
 
@@ -169,7 +163,7 @@ def from_dict(data: Mapping[str, Any]) -> TrainConfig:
     """Build a config from a mapping; unknown keys are a ``ValueError`` listing the valid ones."""
     unknown = sorted(set(data) - set(FIELD_NAMES))
     if unknown:
-        raise ValueError(f"unknown config key(s) {', '.join(unknown)}; valid keys: {', '.join(FIELD_NAMES)}")
+        raise ConfigError(f"unknown config key(s) {', '.join(unknown)}; valid keys: {', '.join(FIELD_NAMES)}")
     kwargs = dict(data)
     if "flags" in kwargs:
         kwargs["flags"] = _parse_flags(kwargs["flags"])
@@ -185,7 +179,7 @@ def _parse_flags(value: Any) -> tuple[str, ...]:
 def parse_value(key: str, text: str) -> Any:
     """Parse the text of ``--set key=text`` into the type of field ``key``."""
     if key not in FIELD_NAMES:
-        raise ValueError(f"unknown config key {key!r}; valid keys: {', '.join(FIELD_NAMES)}")
+        raise ConfigError(f"unknown config key {key!r}; valid keys: {', '.join(FIELD_NAMES)}")
     default = getattr(TrainConfig(), key)
     if key == "flags":
         return _parse_flags(text)
@@ -195,17 +189,17 @@ def parse_value(key: str, text: str) -> Any:
             return True
         if lowered in ("0", "false", "no", "off"):
             return False
-        raise ValueError(f"invalid {key}={text!r}: expected true or false")
+        raise ConfigError(f"invalid {key}={text!r}: expected true or false")
     if isinstance(default, int):
         try:
             return int(text)
         except ValueError:
-            raise ValueError(f"invalid {key}={text!r}: expected an integer") from None
+            raise ConfigError(f"invalid {key}={text!r}: expected an integer") from None
     if isinstance(default, float):
         try:
             return float(text)
         except ValueError:
-            raise ValueError(f"invalid {key}={text!r}: expected a number") from None
+            raise ConfigError(f"invalid {key}={text!r}: expected a number") from None
     return text
 
 
@@ -215,7 +209,7 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
     for item in items:
         key, sep, text = item.partition("=")
         if not sep:
-            raise ValueError(f"invalid override {item!r}: expected key=value")
+            raise ConfigError(f"invalid override {item!r}: expected key=value")
         out[key.strip()] = parse_value(key.strip(), text.strip())
     return out
 

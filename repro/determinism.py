@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from repro.config import MODES
+from repro.errors import InputError
 from repro.registry import check_choice
 
 CUBLAS_WORKSPACE = ":4096:8"
@@ -172,5 +173,5 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} requested but CUDA is not available; use device=cpu or auto")
+        raise InputError(f"device {name!r} requested but CUDA is not available; use device=cpu or auto")
     return torch.device(name)

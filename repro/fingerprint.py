@@ -13,6 +13,11 @@ run with non-default speed settings (see ``collect``).
 Only ``nvml.devices.*.clocks_mhz`` (current clocks) changes between two calls on one machine: see
 ``VOLATILE_KEYS``. Nothing here touches any RNG. On a machine with a GPU, ``collect()`` initialises
 CUDA in the calling process (through ``torch.cuda.get_device_properties``).
+
+Why this module is long: it is one probe per source of numerical variation (torch build, BLAS,
+CPU, threads, numerics switches, CUDA, NVML) beside the comparison that reads them; the probes
+share the layout above, so they stay together. The state of the user's git work tree is its own
+module, :mod:`repro.gitstate`.
 """
 
 from __future__ import annotations
@@ -22,8 +27,10 @@ import json
 import os
 import platform
 import re
-import subprocess
 from typing import Any, Callable, Iterable
+
+from repro import gitstate
+from repro.errors import InputError
 
 SCHEMA_VERSION = 1
 
@@ -113,13 +120,15 @@ MISSING = _Missing()
 # --------------------------------------------------------------------------- collection
 
 
-def collect(speed: dict[str, Any] | None = None) -> dict[str, Any]:
+def collect(speed: dict[str, Any] | None = None, not_code: Iterable[str] | None = None) -> dict[str, Any]:
     """Fingerprint this process's environment.
 
     ``speed``: a run's bit-changing speed settings that differ from the defaults
     (``repro.train.loop.speed_settings``: Adam kernel, memory format, torch.compile with Inductor's
     deterministic flag and the triton version), stored under ``speed`` when not empty, so that a
     default run's fingerprint is unchanged and a run with other kernels never matches it strictly.
+    ``not_code``: path patterns of the work tree whose changes do not change what runs
+    (:func:`repro.gitstate.git_info`; default :data:`repro.gitstate.NOT_CODE`).
 
     Returns a dict of plain JSON types (str, int, bool, None, list, dict) with keys sorted at every
     level, identical between calls on one machine except ``VOLATILE_KEYS``. Never raises for a
@@ -145,7 +154,7 @@ def collect(speed: dict[str, Any] | None = None) -> dict[str, Any]:
         "numerics": _numerics(torch),
         "nvml": nvml_info(),
         "cuda": _cuda_info(torch),
-        "git": git_info(),
+        "git": gitstate.git_info(not_code=not_code),
     }
     if speed:
         fp["speed"] = dict(speed)
@@ -445,59 +454,6 @@ def _nvml_device(nv, index: int) -> dict[str, Any]:
     }
 
 
-# What a run of the DVC pipeline itself rewrites in a clean checkout: DVC's lock files, the
-# committed results under audits/, and params.yaml (whose values every audit records in its
-# settings). A change to any other file, tracked or untracked-but-not-ignored, changes what ran.
-PIPELINE_WRITTEN = ("dvc.lock", "*/dvc.lock", "params.yaml", "audits/*")
-
-
-def git_info(cwd: str | os.PathLike | None = None) -> dict[str, Any] | None:
-    """``{"commit": sha, "dirty": bool, "dirty_code": bool}`` for the git work tree holding ``cwd``
-    (default: the current directory); ``None`` when there is none, git is missing, or git fails.
-
-    ``dirty`` counts modified, staged and untracked-but-not-ignored files: a new untracked module
-    changes what runs as surely as an edit does. ``dirty_code`` counts the same files except
-    those the pipeline itself rewrites (:data:`PIPELINE_WRITTEN`), so that an audit run by
-    ``dvc repro`` in a clean checkout is not labelled dirty by its own ``dvc.lock``.
-    """
-    env = dict(os.environ, GIT_OPTIONAL_LOCKS="0", LC_ALL="C")  # never take the index lock
-
-    def git(*args: str) -> str | None:
-        try:
-            result = subprocess.run(
-                ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=10, check=False
-            )
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return result.stdout if result.returncode == 0 else None
-
-    commit = git("rev-parse", "--verify", "HEAD")
-    if commit is None:
-        return None
-    status = git("status", "--porcelain", "-z")
-    if status is None:
-        return {"commit": commit.strip(), "dirty": None, "dirty_code": None}
-    changed = changed_paths(status)
-    return {"commit": commit.strip(), "dirty": bool(changed),
-            "dirty_code": any(not _matches(p, PIPELINE_WRITTEN) for p in changed)}
-
-
-def changed_paths(porcelain_z: str) -> list[str]:
-    """Paths of ``git status --porcelain -z`` output (both sides of a rename), relative to the root."""
-    entries = porcelain_z.split("\0")
-    paths, i = [], 0
-    while i < len(entries):
-        entry = entries[i]
-        i += 1
-        if len(entry) < 4:
-            continue
-        paths.append(entry[3:])
-        if entry[0] in "RC":  # a rename or copy: the original path follows as its own entry
-            paths.append(entries[i])
-            i += 1
-    return paths
-
-
 # --------------------------------------------------------------------------- use
 
 
@@ -570,7 +526,7 @@ def diff(a: dict[str, Any], b: dict[str, Any], ignore: Iterable[str] = ()) -> li
     ``nvml.devices.0.name``), e.g. ``ignore=VOLATILE_KEYS``.
     """
     if not isinstance(a, dict) or not isinstance(b, dict):
-        raise ValueError(f"diff compares two fingerprint dicts, got {type(a).__name__} and {type(b).__name__}")
+        raise InputError(f"diff compares two fingerprint dicts, got {type(a).__name__} and {type(b).__name__}")
     ignore = tuple(ignore)
     fa, fb = flatten(a), flatten(b)
     out = []

@@ -14,6 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+from repro.errors import InputError, MissingFileError
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
@@ -66,7 +68,7 @@ def check_output_dir(path: str | os.PathLike, what: str = "output directory") ->
     """
     path = Path(path)
     if path.exists() and not path.is_dir():
-        raise ValueError(f"{what} {path} is a file, not a directory")
+        raise InputError(f"{what} {path} is a file, not a directory")
     _check_writable_ancestor(path, what)
     return path
 
@@ -76,7 +78,7 @@ def check_output_file(path: str | os.PathLike, what: str = "output file") -> Pat
     a file, in a writable folder). Creates nothing."""
     path = Path(path)
     if path.is_dir():
-        raise ValueError(f"{what} {path} is a directory, expected a file path")
+        raise InputError(f"{what} {path} is a directory, expected a file path")
     _check_writable_ancestor(path.parent, what, target=path)
     return path
 
@@ -89,9 +91,9 @@ def _check_writable_ancestor(folder: Path, what: str, target: Path | None = None
             break
         probe = probe.parent
     if probe.exists() and not probe.is_dir():
-        raise ValueError(f"{what} {target} lies under {probe}, which is a file, not a directory")
+        raise InputError(f"{what} {target} lies under {probe}, which is a file, not a directory")
     if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
-        raise ValueError(f"{what} {target} cannot be written: {probe} is not writable by this user")
+        raise InputError(f"{what} {target} cannot be written: {probe} is not writable by this user")
 
 
 def _umask() -> int:
@@ -120,9 +122,9 @@ def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ValueError(f"{what} not found: {path}") from None
+        raise MissingFileError(f"{what} not found: {path}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"corrupt {what} {path}: {exc}") from None
+        raise InputError(f"corrupt {what} {path}: {exc}") from None
 
 
 def torch_save(path: str | os.PathLike, obj: Any) -> None:
@@ -138,8 +140,8 @@ def torch_load(path: str | os.PathLike, what: str = "checkpoint") -> Any:
 
     path = Path(path)
     if not path.exists():
-        raise ValueError(f"{what} not found: {path}")
+        raise MissingFileError(f"{what} not found: {path}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises RuntimeError, EOFError, pickle errors, zipfile errors
-        raise ValueError(f"corrupt or truncated {what} {path}: {type(exc).__name__}: {exc}") from None
+        raise InputError(f"corrupt or truncated {what} {path}: {type(exc).__name__}: {exc}") from None

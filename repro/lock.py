@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from repro.errors import InUseError
+
 LOCK_NAME = ".repro.lock"
 
 
-class DirectoryInUse(ValueError):
+class DirectoryInUse(InUseError):
     """Another live process holds the directory's lock."""
 
     def __init__(self, directory: Path, what: str, pid: int | None):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import difflib
 from typing import Generic, Iterable, Iterator, TypeVar
 
+from repro.errors import InputError
+
 T = TypeVar("T")
 
 MAX_LISTED = 20  # an error lists every valid name up to this many; beyond, the closest few and a count
@@ -49,7 +51,7 @@ class Registry(Generic[T]):
 
         def add(item: T) -> T:
             if name in self._items:
-                raise ValueError(f"duplicate {self.kind} name {name!r}; already registered: {self.names_text()}")
+                raise InputError(f"duplicate {self.kind} name {name!r}; already registered: {self.names_text()}")
             self._items[name] = item
             return item
 
@@ -61,7 +63,7 @@ class Registry(Generic[T]):
         try:
             return self._items[name]
         except KeyError:
-            raise ValueError(unknown_message(self.kind, name, self._items, listing=self.listing)) from None
+            raise InputError(unknown_message(self.kind, name, self._items, listing=self.listing)) from None
 
     def names(self) -> tuple[str, ...]:
         return tuple(self._items)
@@ -85,7 +87,7 @@ def check_choice(field: str, value: str, choices: tuple[str, ...] | list[str]) -
     if value not in choices:
         close = suggest(str(value), choices)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise ValueError(f"invalid {field} {value!r}{hint}; valid choices: {', '.join(choices)}")
+        raise InputError(f"invalid {field} {value!r}{hint}; valid choices: {', '.join(choices)}")
     return value
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from repro import archdiff
+from repro.arch import archdiff
 from repro.gan import architectures
 from repro.gan.presets import config_for
 

@@ -8,8 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from repro.arch import layer_table
 from repro.config import TrainConfig
-from repro.gan import architectures, layer_table, resnet
+from repro.gan import architectures, resnet
 from repro.gan.resample import upsample_nearest2x
 from repro.gan.resblocks import DResBlock, GResBlock
 

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-from repro import hashing, schema
+from repro import hashing
 from repro.audit import cost as cost_mod
-from repro.audit import divergence, variance
+from repro.audit import divergence, schema, variance
 from repro.audit.plan import AuditPlan
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""Every architecture equals its transcription of compare_gan's source (reference_impls/compare_gan.py).
+"""Every architecture equals its transcription of compare_gan's source (repro/arch/references/compare_gan.py).
 
 Same structure (archdiff finds nothing), same parameter counts, and the same outputs with the
 package's weights transplanted into the transcription's TensorFlow layout, for every normalization
@@ -14,8 +14,8 @@ import pytest
 import torch
 from torch import nn
 
-from reference_impls import compare_gan, compare_gan_transplant
-from repro import archdiff
+from repro.arch import archdiff
+from repro.arch.references import compare_gan, compare_gan_transplant
 from repro.config import TrainConfig
 from repro.gan import architectures
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from repro.config import FIELD_NAMES, TrainConfig, diff, from_dict, parse_overrides, to_dict
 from repro.gan import presets

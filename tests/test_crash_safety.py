@@ -11,10 +11,11 @@ import pytest
 import torch
 from train_helpers import SUBPROCESS_CFG, set_status, train_subprocess
 
+from repro import rundir
 from repro.audit import divergence
 from repro.cli import main
 from repro.config import TrainConfig
-from repro.train import rundir, train
+from repro.train import train
 
 TRAIN_ARGS = [a for k, v in SUBPROCESS_CFG.items() for a in ("--set", f"{k}={v}")]  # tiny_cfg on the CLI
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from repro import archdiff
+from repro.arch import archdiff
 from repro.config import TrainConfig, to_dict
 from repro.data.split import ArraySplit
 from repro.determinism import execution_mode

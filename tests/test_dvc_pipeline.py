@@ -6,8 +6,8 @@ import shlex
 from pathlib import Path
 
 import pytest
-
 from dvc_helpers import BIN, ROOT, dvc_env, dvc_project, run
+
 from repro.audit.plan import plan
 from repro.cli import build_parser
 from repro.cli import params as params_cli

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
-from pathlib import Path
 
 import pytest
-
 from dvc_helpers import BIN, ROOT, dvc_env, dvc_project, run
+
 from repro.audit import plotdata
-from repro.audit.plan import plan
 from repro.cli import params as params_cli
 
 STEPS = (50, 100)

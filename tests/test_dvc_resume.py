@@ -6,13 +6,14 @@ import json
 import shutil
 
 import pytest
-
 from dvc_helpers import BIN, dvc_env, dvc_project, run
+from train_helpers import SUBPROCESS_CFG
+
+from repro import rundir
 from repro.cli import main
 from repro.gan.presets import config_for
-from repro.train import rundir, train
+from repro.train import train
 from repro.train.run import continue_or_restart
-from train_helpers import SUBPROCESS_CFG
 
 
 def _cfg(**changes):

@@ -7,10 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from repro.metrics.extractors import REGISTRY, get
-from repro.metrics.extractors import digits_cnn
-from repro.metrics.extractors.inception_v3 import (WEIGHTS_FILE, FIDInceptionV3, expected_state_shapes,
-                                                   load_inception_fid, resize_bilinear_tf1)
+from repro.metrics.extractors import REGISTRY, digits_cnn, get
+from repro.metrics.extractors.inception_v3 import (
+    WEIGHTS_FILE,
+    FIDInceptionV3,
+    expected_state_shapes,
+    load_inception_fid,
+    resize_bilinear_tf1,
+)
 
 
 def test_registry_names_and_unknown():

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from repro import fingerprint
+from repro import fingerprint, gitstate
 from repro.cli import main
 
 
@@ -323,23 +323,23 @@ def _git(cwd, *args):
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 def test_git_commit_and_dirty(no_git_tree):
     repo = no_git_tree
-    assert fingerprint.git_info() is None  # not a work tree yet
+    assert gitstate.git_info() is None  # not a work tree yet
     _git(repo, "init", "-q")
-    assert fingerprint.git_info() is None  # a repository without a commit: no HEAD
+    assert gitstate.git_info() is None  # a repository without a commit: no HEAD
     (repo / "a.py").write_text("x = 1\n")
     _git(repo, "add", "a.py")
     _git(repo, "commit", "-q", "-m", "one")
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
-    assert fingerprint.git_info() == {"commit": head, "dirty": False, "dirty_code": False}
+    assert gitstate.git_info() == {"commit": head, "dirty": False, "dirty_code": False}
     (repo / "a.py").write_text("x = 2\n")
-    assert fingerprint.git_info() == {"commit": head, "dirty": True, "dirty_code": True}
+    assert gitstate.git_info() == {"commit": head, "dirty": True, "dirty_code": True}
     assert fingerprint.collect()["git"] == {"commit": head, "dirty": True, "dirty_code": True}
     assert fingerprint.summary(fingerprint.collect())["commit"] == head[:12] + "-dirty"
 
 
 def test_git_missing_is_null(no_git_tree, monkeypatch):
     monkeypatch.setenv("PATH", str(no_git_tree))  # no git executable reachable
-    assert fingerprint.git_info() is None
+    assert gitstate.git_info() is None
 
 
 # ---------------------------------------------------------------- diff

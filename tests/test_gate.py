@@ -1,4 +1,4 @@
-"""The CI gate (repro.gate, `repro gate`): synthetic audit reports, no training."""
+"""The CI gate (repro.audit.gate, `repro gate`): synthetic audit reports, no training."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from repro import gate
+from repro.audit import gate
 from repro.cli import main
 
 VARIANTS = {"resnet_default": 40.0, "resnet_all": 47.0}  # baseline FID means of the synthetic audit
@@ -231,7 +231,10 @@ def test_band_widens_on_another_cpu_and_says_so(files):
     other["fingerprint"]["cpu"]["model"] = "Other CPU"
     same_row = rows_of(gate.check(report, baseline, min_rel_tol=0.0), "fid")[0]
     other_row = rows_of(gate.check(other, baseline, min_rel_tol=0.0, strict=False), "fid")[0]
-    width = lambda row: float(row["allowed"].split(", ")[1].rstrip("]")) - float(row["allowed"][1:].split(",")[0])
+
+    def width(row):
+        return float(row["allowed"].split(", ")[1].rstrip("]")) - float(row["allowed"][1:].split(",")[0])
+
     assert width(other_row) > width(same_row)
     assert "fingerprint differs in cpu.model" in other_row["message"] and "band widened to" in other_row["message"]
     seed_std = baseline["variants"][other_row["subject"]]["seed_std"]

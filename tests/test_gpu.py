@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from repro.train import rundir, train
+from repro import rundir
+from repro.train import train
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]

@@ -1,4 +1,4 @@
-"""Table 1 of the study as 24 named settings (repro.gan.hparams), and --hparams on the command line."""
+"""Table 1 of the study as 24 named settings (repro.hparams), and --hparams on the command line."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import itertools
 
 import pytest
 
+from repro import hparams
 from repro.cli import build_parser
 from repro.cli._common import config_from_args
 from repro.config import TrainConfig, from_dict, to_dict
-from repro.gan import hparams, presets
+from repro.gan import presets
 
 
 def test_table1_is_the_papers_24_settings():

@@ -11,9 +11,8 @@ import time
 import pytest
 from train_helpers import SUBPROCESS_CFG, train_args
 
-from repro import lock
+from repro import lock, rundir
 from repro.cli import main
-from repro.train import rundir
 
 TRAIN_ARGS = ["--quiet", *[a for k, v in {**SUBPROCESS_CFG, "steps": 2}.items() for a in ("--set", f"{k}={v}")]]
 

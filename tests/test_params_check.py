@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import yaml
-
 from dvc_helpers import ROOT
+
 from repro.cli import main
 from repro.cli import params as params_cli
 

@@ -2,7 +2,8 @@
 
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from repro.metrics.protocols import PROTOCOLS, get_protocol, protocol_for, quantize_uint8
 

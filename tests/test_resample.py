@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reference_impls import compare_gan_ops
+from repro.arch.references import compare_gan_ops
 from repro.gan.resample import downsample2x, unpool2x, upsample_nearest2x
 
 

@@ -1,4 +1,4 @@
-"""The package's ResNet equals the paper and GitHub transcriptions in reference_impls/ with weights transplanted.
+"""The package's ResNet equals the paper and GitHub transcriptions in repro/arch/references/ with weights transplanted.
 
 Every ResNet ablation preset == the paper's ResNet CIFAR with the same flags (resnet_paper);
 ``resnet_all`` with ``resnet_code="sngan"`` == the SNGAN authors' code (resnet_github). Both at
@@ -16,8 +16,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from reference_impls import resnet_github, resnet_paper
-from repro import archdiff
+from repro.arch import archdiff
+from repro.arch.references import resnet_github, resnet_paper
 from repro.config import RESNET_FLAGS
 from repro.gan import architectures
 from repro.gan.presets import config_for

@@ -9,9 +9,10 @@ import shutil
 import pytest
 from train_helpers import SUBPROCESS_CFG
 
+from repro import rundir
 from repro.cli import main
 from repro.config import TrainConfig
-from repro.train import rundir, train
+from repro.train import train
 
 TRAIN_ARGS = ["--quiet", *[a for k, v in {**SUBPROCESS_CFG, "steps": 2}.items() for a in ("--set", f"{k}={v}")]]
 

@@ -10,8 +10,9 @@ import json
 import pytest
 import torch
 
+from repro import rundir
 from repro.config import TrainConfig
-from repro.train import rundir, train
+from repro.train import train
 from repro.train.loop import EagerAdam
 from repro.train.progress import Progress, format_eta
 

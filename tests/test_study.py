@@ -22,7 +22,6 @@ from repro.study import bo, report, results, runner, space
 from repro.study.spec import StudySpec
 
 
-
 def fake_fid(cfg) -> float:
     """A smooth function of the hyperparameters with its minimum at lr = 10^-3.5, plus a seed term."""
     return 50.0 + 10.0 * (math.log10(cfg.lr) + 3.5) ** 2 + 5.0 * abs(cfg.beta1 - 0.5) + 0.1 * cfg.seed
@@ -49,7 +48,7 @@ class FakeExecutor:
             self.trained.append(t.run_id)
 
     def evaluate(self, tasks, on_done=None):
-        from repro.train.rundir import read_config
+        from repro.rundir import read_config
 
         for t in tasks:
             io.write_json(t.out, {"fid": fake_fid(read_config(t.run_dir))})

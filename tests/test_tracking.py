@@ -6,12 +6,13 @@ import shutil
 import subprocess
 
 import pytest
+from train_helpers import SUBPROCESS_CFG
 
-from repro import fingerprint, tracking
+from repro import fingerprint, gitstate
+from repro.audit import tracking
 from repro.audit.plan import plan
 from repro.gan.presets import config_for
-from repro.train import rundir, train
-from train_helpers import SUBPROCESS_CFG
+from repro.train import train
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 
@@ -133,13 +134,22 @@ def test_commit_is_dirty_only_for_changes_beyond_what_the_pipeline_writes(tmp_pa
     _git(tmp_path, "add", ".")
     _git(tmp_path, "commit", "-q", "-m", "one")
 
-    def commit():
-        return fingerprint.summary({"git": fingerprint.git_info()})["commit"]
+    # what counts as code is the user's choice: this project's pipeline also writes params and audits
+    monkeypatch.setenv("REPRO_NOT_CODE", "params.yaml:audits/*")
 
-    for name in ("pipelines/dvc.lock", "params.yaml", "audits/r/report.json"):
+    def commit():
+        return fingerprint.summary({"git": gitstate.git_info()})["commit"]
+
+    (tmp_path / "pipelines/dvc.lock").write_text("2\n")  # a lock file is never code
+    assert gitstate.git_info(not_code=())["dirty_code"] is False
+    for name in ("params.yaml", "audits/r/report.json"):
         (tmp_path / name).write_text("2\n")
     (tmp_path / "audits" / "new.json").write_text("{}")
-    info = fingerprint.git_info()
+    monkeypatch.delenv("REPRO_NOT_CODE")
+    assert gitstate.git_info()["dirty_code"] is True  # in another project, audits/ may be code
+    assert gitstate.git_info(not_code=("params.yaml", "audits/*"))["dirty_code"] is False
+    monkeypatch.setenv("REPRO_NOT_CODE", "params.yaml:audits/*")
+    info = gitstate.git_info()
     assert info["dirty"] is True and info["dirty_code"] is False and not commit().endswith("-dirty")
     (tmp_path / "pipelines" / "dvc.yaml").write_text("2\n")  # a pipeline edit is a source edit
     assert commit().endswith("-dirty")
@@ -157,5 +167,5 @@ def test_old_fingerprints_without_dirty_code_keep_their_label():
 
 
 def test_changed_paths_reads_renames():
-    assert fingerprint.changed_paths("R  new.py\0old.py\0?? audits/x/\0 M dvc.lock\0") == \
+    assert gitstate.changed_paths("R  new.py\0old.py\0?? audits/x/\0 M dvc.lock\0") == \
         ["new.py", "old.py", "audits/x/", "dvc.lock"]

@@ -8,12 +8,12 @@ import signal
 
 import pytest
 import torch
-
 from train_helpers import SUBPROCESS_CFG as _SUBPROCESS_CFG
 from train_helpers import set_status, train_subprocess
 
+from repro import rundir
 from repro.cli import main
-from repro.train import rundir, train
+from repro.train import train
 
 
 def _hashes(run_dir):

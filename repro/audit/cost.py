@@ -15,7 +15,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from repro.train import rundir
+from repro import rundir
+from repro.determinism import execution_mode
+from repro.errors import InputError
+from repro.train.loop import Diverged, Trainer, timed_step
 
 WARMUP_STEPS = 1  # the first step of a session pays for allocation and kernel selection
 MODES = ("deterministic", "nondeterministic")
@@ -65,9 +68,9 @@ def ratio_interval(det: list[float], nondet: list[float], *, n_boot: int = N_BOO
     Returns ``{ratio, ci_low, ci_high, pairs, confidence, det_median_step_s, nondet_median_step_s}``.
     """
     if len(det) != len(nondet):
-        raise ValueError(f"paired step times needed: {len(det)} deterministic vs {len(nondet)} nondeterministic")
+        raise InputError(f"paired step times needed: {len(det)} deterministic vs {len(nondet)} nondeterministic")
     if len(det) < 2:
-        raise ValueError(f"at least 2 step pairs are needed for an interval, got {len(det)}")
+        raise InputError(f"at least 2 step pairs are needed for an interval, got {len(det)}")
     d, n = np.asarray(det, dtype=np.float64), np.asarray(nondet, dtype=np.float64)
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(d), size=(n_boot, len(d)))
@@ -88,7 +91,7 @@ def measure_pairs(step: Callable[[str], float], *, pairs: int = DEFAULT_PAIRS,
     pairs run first.
     """
     if pairs < 2 or warmup < 0:
-        raise ValueError(f"invalid pairs={pairs} / warmup={warmup}: need pairs >= 2 and warmup >= 0")
+        raise InputError(f"invalid pairs={pairs} / warmup={warmup}: need pairs >= 2 and warmup >= 0")
     for _ in range(warmup):
         for mode in MODES:
             step(mode)
@@ -107,9 +110,6 @@ def interleaved(cfg, *, pairs: int = DEFAULT_PAIRS, warmup: int = DEFAULT_WARMUP
     :func:`ratio_interval`'s dict plus ``warmup``, ``order`` and ``device``; a step that diverges
     ends the measurement: ``ratio``, ``ci_low`` and ``ci_high`` are ``None`` and ``diverged`` says why.
     """
-    from repro.determinism import execution_mode
-    from repro.train.loop import Diverged, Trainer, timed_step
-
     with execution_mode("deterministic", threads=cfg.threads):
         trainer = Trainer(cfg)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from repro.train import rundir
+from repro import rundir
 
 MAX_TENSORS_LISTED = 20
 

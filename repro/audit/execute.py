@@ -7,19 +7,22 @@ order whatever order the runs finish in.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter as _Tally
 from pathlib import Path
 from typing import Any, Callable
 
-from repro import io
-from repro.audit import report as report_mod, reuse
-from repro.audit.plan import RunSpec
+from repro import io, rundir
+from repro.audit import report as report_mod
+from repro.audit import reuse
+from repro.audit.plan import RunSpec, plan
 from repro.config import TrainConfig
-from repro.executor import EvalTask, Executor, TrainTask, describe
+from repro.errors import InputError
+from repro.executor import EvalTask, Executor, TrainTask, describe, plan_cost, with_threads
 from repro.executor.progress import Counter
-from repro.train import rundir
+from repro.train import train
 
-_log = reuse.log
+log = logging.getLogger(__name__)
 
 
 def metrics_path(spec: RunSpec, run_dir: Path, evals_dir: Path | None) -> Path:
@@ -33,8 +36,6 @@ def train_and_evaluate(specs: list[RunSpec], configs: dict[str, TrainConfig], ru
                        ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any] | None]]:
     """Train what is missing, evaluate what has no usable metrics. Returns one report row per spec
     and each run's metrics by id (None for a run without a score)."""
-    from repro.train import train
-
     n = len(specs)
     records: dict[str, dict] = {}
     tasks = []
@@ -42,8 +43,8 @@ def train_and_evaluate(specs: list[RunSpec], configs: dict[str, TrainConfig], ru
         run_dir, cfg = run_dirs[spec.id], configs[spec.id]
         action, what = reuse.run_action(spec, run_dir, cfg, force)
         if action != "reuse" and not train_missing:
-            raise ValueError(f"run {spec.id} is missing or unfinished in {runs_dir} and training was disabled")
-        _log(f"{i}/{n} {spec.id}: {what}")
+            raise InputError(f"run {spec.id} is missing or unfinished in {runs_dir} and training was disabled")
+        log.info(f"{i}/{n} {spec.id}: {what}")
         meta = {"variant": spec.variant, "replicate": spec.replicate, "perturb": spec.perturb}
         if action == "reuse":  # in the driver: the lock still catches a run another process is writing
             records[spec.id] = train(cfg, run_dir, resume=True, progress=False, meta=meta)
@@ -52,7 +53,7 @@ def train_and_evaluate(specs: list[RunSpec], configs: dict[str, TrainConfig], ru
                                    meta=meta, progress=progress and executor.jobs == 1,
                                    step_callback=(callbacks or {}).get(spec.id)))
     if tasks:
-        _log(f"training {len(tasks)} run(s) with the {executor.name} executor ({executor.jobs} at a time)")
+        log.info(f"training {len(tasks)} run(s) with the {executor.name} executor ({executor.jobs} at a time)")
     # a bar of runs where runs go side by side; one at a time, each run shows its own step bar
     bar = None if progress and executor.jobs > 1 else False
     count = Counter("trained", n, n - len(tasks), bar=bar)
@@ -75,9 +76,9 @@ def train_and_evaluate(specs: list[RunSpec], configs: dict[str, TrainConfig], ru
             if not stale:
                 metrics[spec.id] = old
                 continue
-            _log(f"re-evaluating {spec.id}: {path} does not match the settings asked for: {'; '.join(stale)}")
+            log.info(f"re-evaluating {spec.id}: {path} does not match the settings asked for: {'; '.join(stale)}")
         else:
-            _log(f"evaluating {spec.id}")
+            log.info(f"evaluating {spec.id}")
         # every checkpoint: compare_gan reports the minimum over checkpoints, a selection effect the
         # report shows beside the final FID
         evals.append(EvalTask(spec.id, run_dir, path, {
@@ -125,9 +126,6 @@ def plan_only(variant: str, *, baseline_variant: str, replicates: int, extra_see
               perturb: tuple[str, ...], overrides: dict[str, Any], runs_dir: Path, threads: int | None,
               step_time_s: float | None = None, workers: tuple[int, ...] = ()) -> str:
     """The audit's plan and its cost model (:mod:`repro.executor.plan_cost`) as text; trains nothing."""
-    from repro.audit.plan import plan
-    from repro.executor import plan_cost, with_threads
-
     overrides = dict(overrides)
     seed = int(overrides.pop("seed", 0))
     specs = plan(variant, baseline_variant, replicates=replicates, seed=seed, extra_seeds=tuple(extra_seeds),

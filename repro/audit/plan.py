@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from repro.config import MODES, TrainConfig
+from repro.errors import InputError
 from repro.gan.presets import config_for
 
 PERTURBATIONS = ("threads",)
@@ -82,14 +83,14 @@ class AuditPlan:
 
     def __post_init__(self) -> None:
         if not isinstance(self.replicates, int) or self.replicates < 2:
-            raise ValueError(f"invalid replicates={self.replicates!r}: an audit compares pairs, so at least 2")
+            raise InputError(f"invalid replicates={self.replicates!r}: an audit compares pairs, so at least 2")
         for p in self.perturb:
             if p not in PERTURBATIONS:
-                raise ValueError(f"unknown perturbation {p!r}; valid perturbations: {', '.join(PERTURBATIONS)}")
+                raise InputError(f"unknown perturbation {p!r}; valid perturbations: {', '.join(PERTURBATIONS)}")
         if self.seed in self.extra_seeds:
-            raise ValueError(f"extra seeds {list(self.extra_seeds)} repeat the main seed {self.seed}")
+            raise InputError(f"extra seeds {list(self.extra_seeds)} repeat the main seed {self.seed}")
         if len(set(self.extra_seeds)) != len(self.extra_seeds):
-            raise ValueError(f"extra seeds {list(self.extra_seeds)} repeat a seed")
+            raise InputError(f"extra seeds {list(self.extra_seeds)} repeat a seed")
 
     @property
     def variants(self) -> list[str]:
@@ -113,7 +114,7 @@ class AuditPlan:
     def primary(self, variant: str, mode: str = "deterministic") -> RunSpec:
         """Replicate 0 of the main seed in ``mode``: the run whose trace, samples and cost stand for the variant."""
         if variant not in self.variants or mode not in MODES:
-            raise ValueError(f"no primary run for {variant!r} in mode {mode!r}; variants: {', '.join(self.variants)}, "
+            raise InputError(f"no primary run for {variant!r} in mode {mode!r}; variants: {', '.join(self.variants)}, "
                              f"modes: {', '.join(MODES)}")
         return RunSpec(variant, mode, self.seed, 0)
 
@@ -135,7 +136,7 @@ class AuditPlan:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "AuditPlan":
         if not isinstance(d, dict) or d.get("schema") != cls.SCHEMA:
-            raise ValueError(f"not an audit plan with schema {cls.SCHEMA!r}: {str(d)[:200]}")
+            raise InputError(f"not an audit plan with schema {cls.SCHEMA!r}: {str(d)[:200]}")
         return cls(d["variant"], d["baseline_variant"], int(d["replicates"]), int(d["seed"]),
                    tuple(int(s) for s in d["extra_seeds"]), tuple(d["perturb"]))
 

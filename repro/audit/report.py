@@ -1,4 +1,4 @@
-"""The audit report: ``report.json`` (schema :data:`repro.schema.REPORT_SCHEMA`), ``report.md`` and DVC files."""
+"""The audit report: ``report.json`` (schema :data:`repro.audit.schema.REPORT_SCHEMA`), ``report.md`` and DVC files."""
 
 from __future__ import annotations
 
@@ -6,14 +6,15 @@ from pathlib import Path
 from typing import Any
 
 from repro import io
-from repro.schema import REPORT_SCHEMA as SCHEMA
+from repro.audit import schema
+from repro.audit.variance import identical_labels
 
 RUN_METRIC_KEYS = ("fid", "fid_eval_values", "fid_eval_std", "fid_ci_low", "fid_ci_high", "fid_boot_std",
                    "fid_boot_bias", "is_mean", "is_std", "kid_mean", "kid_std", "fid_min", "fid_min_step", "n_fake")
 
 
 def run_row(spec, record: dict[str, Any], metrics: dict[str, Any] | None) -> dict[str, Any]:
-    """One flat row per run (:class:`repro.schema.RunRow`)."""
+    """One flat row per run (:class:`repro.audit.schema.RunRow`)."""
     row = {
         "id": spec.id, "variant": spec.variant, "mode": spec.mode, "seed": spec.seed, "replicate": spec.replicate,
         "perturb": spec.perturb, "status": record.get("status"), "steps_completed": record.get("steps_completed"),
@@ -147,7 +148,6 @@ def render_markdown(report: dict[str, Any], figures: list[str] = ()) -> str:
     """
     s = report["settings"]
     c = report["comparison"]
-    from repro.audit.variance import identical_labels
 
     labels = identical_labels(report["runs"])
     out = [f"# repro audit: {s['variant']} vs {s['baseline_variant']}", "",
@@ -315,7 +315,5 @@ def write_all(report: dict[str, Any], out_dir: Path, traces: dict[str, list[dict
 
 
 def load(path: str | Path) -> dict[str, Any]:
-    """Read ``report.json`` and check it against :class:`repro.schema.Report`."""
-    from repro import schema
-
+    """Read ``report.json`` and check it against :class:`repro.audit.schema.Report`."""
     return schema.validate_report(io.read_json(path, "audit report"), f"audit report {path}")

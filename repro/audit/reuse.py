@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
+import logging
 from pathlib import Path
 from typing import Any
 
-from repro import hashing, io
+from repro import fingerprint, hashing, io, rundir
 from repro.audit import cost as cost_mod
 from repro.audit.plan import RunSpec
-from repro.config import TrainConfig, diff
-from repro.train import rundir
+from repro.config import TrainConfig, diff, to_dict
+from repro.errors import InputError
+from repro.metrics.evaluate import METRICS_SCHEMA, default_extractor
+from repro.metrics.extractors import get
+from repro.metrics.extractors.base import sha256_file
 
-
-def log(msg: str) -> None:
-    print(f"[audit] {msg}", file=sys.stderr, flush=True)
+log = logging.getLogger(__name__)
 
 
 def run_action(spec: RunSpec, run_dir: Path, cfg: TrainConfig, force: bool) -> tuple[str, str]:
@@ -29,7 +30,7 @@ def run_action(spec: RunSpec, run_dir: Path, cfg: TrainConfig, force: bool) -> t
     if differing:
         fields = ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in differing.items())
         if not force:
-            raise ValueError(f"run {spec.id} in {run_dir} was trained with another config ({fields}); "
+            raise InputError(f"run {spec.id} in {run_dir} was trained with another config ({fields}); "
                              "pass --force to retrain the runs whose config differs")
         return "retrain", f"retraining: its config differs ({fields})"
     try:
@@ -50,9 +51,6 @@ def interleaved_cost(previous_report: Path, variant: str, cfg: TrainConfig, pair
     again, measures nothing again either; measured otherwise. Kept in the report, not beside it,
     so that the audit writes no file its DVC stage does not declare.
     """
-    from repro import fingerprint
-    from repro.config import to_dict
-
     wanted = {"config": to_dict(cfg), "pairs": pairs, "warmup": cost_mod.DEFAULT_WARMUP_PAIRS,
               "environment": fingerprint.summary(fp)}
     key = hashlib.sha256(json.dumps(wanted, sort_keys=True).encode()).hexdigest()
@@ -62,7 +60,7 @@ def interleaved_cost(previous_report: Path, variant: str, cfg: TrainConfig, pair
             return old
     except (ValueError, KeyError, TypeError, AttributeError):
         pass  # no previous report, or one without this measurement
-    log(f"measuring the cost of determinism of {variant}: {pairs} interleaved step pairs")
+    log.info(f"measuring the cost of determinism of {variant}: {pairs} interleaved step pairs")
     return {**cost_mod.interleaved(cfg, pairs=pairs), "key": key}
 
 
@@ -74,20 +72,14 @@ class EvalSettings:
         self._sha: dict[str, str] = {}
 
     def name(self, dataset: str) -> str:
-        from repro.metrics.evaluate import default_extractor
-
         return default_extractor(dataset) if self.extractor == "auto" else self.extractor
 
     def weights_sha256(self, name: str) -> str:
         """sha256 of the weights that would be used now (the file given, else the extractor's own)."""
         if name not in self._sha:
             if self.weights is not None:
-                from repro.metrics.extractors.base import sha256_file
-
                 self._sha[name] = sha256_file(self.weights)
             else:
-                from repro.metrics.extractors import get
-
                 self._sha[name] = get(name).weights_sha256
         return self._sha[name]
 
@@ -95,8 +87,6 @@ class EvalSettings:
         """Why ``metrics`` cannot stand for the run's final checkpoint under these settings
         (empty when it can). Compared keys: metrics_schema, checkpoint_step, generator_hash, extractor,
         extractor_sha256, n_fake (num_samples, or the test size n_real), eval_seeds, eval_seed, fid_min."""
-        from repro.metrics.evaluate import METRICS_SCHEMA
-
         out = []
         if metrics.get("metrics_schema") != METRICS_SCHEMA:
             out.append(f"metrics_schema {metrics.get('metrics_schema')}, this repro writes {METRICS_SCHEMA}")

@@ -7,6 +7,7 @@ differs; per-run metrics are reused only when they were made with the settings a
 
 from __future__ import annotations
 
+import logging
 import os
 import shlex
 import sys
@@ -14,16 +15,22 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from repro import io, lock
+from repro import fingerprint, io, lock, mlflow_store, rundir
+from repro.arch import archdiff
 from repro.audit import cost as cost_mod
-from repro.audit import divergence, execute, figures, plotdata, report as report_mod, reuse, variance
+from repro.audit import divergence, execute, figures, plotdata, reuse, schema, tracking, variance
+from repro.audit import report as report_mod
 from repro.audit.plan import AuditPlan, RunSpec, plan
-from repro.train import rundir
+from repro.errors import InputError
+from repro.executor import default_threads, make_executor, with_threads
+from repro.gan.presets import config_for
+from repro.gan.sampling import generate
+from repro.stats.evidence import PER_SEED
 
 if TYPE_CHECKING:
     from repro.executor import Executor
 
-_log = reuse.log
+log = logging.getLogger(__name__)
 
 
 
@@ -33,9 +40,6 @@ def _archdiffs(variant: str, baseline: str, resolution: int, channels: int) -> d
     against the reference transcriptions: compare_gan (the study's code) at the run's resolution
     where compare_gan defines the architecture there, else at 32x32; the paper's and the SNGAN
     authors' (github) ResNet CIFAR at 32x32. A reference without such a model is recorded as an error."""
-    from repro import archdiff
-    from repro.gan.presets import config_for
-
     out = {f"{variant} vs {baseline}": archdiff.diff_variants(variant, baseline, resolution=resolution,
                                                                channels=channels)}
     arch = config_for(variant).architecture
@@ -84,7 +88,6 @@ def run_audit(variant: str, *, baseline_variant: str = "resnet_default", replica
     seed = int(overrides.pop("seed", 0))
     the_plan = AuditPlan(variant, baseline_variant, replicates, seed, tuple(extra_seeds), tuple(perturb))
     specs = the_plan.runs()
-    from repro.executor import default_threads, make_executor, with_threads
 
     threads = (executor.threads_per_task if not isinstance(executor, str)
                else default_threads(executor, jobs, threads_per_task))
@@ -92,21 +95,20 @@ def run_audit(variant: str, *, baseline_variant: str = "resnet_default", replica
     configs = {s.id: with_threads(s.config(overrides), threads) for s in specs}
     first = configs[specs[0].id]
     if first.steps < first.checkpoint_every:
-        raise ValueError(f"steps={first.steps} is below the checkpoint interval checkpoint_every="
+        raise InputError(f"steps={first.steps} is below the checkpoint interval checkpoint_every="
                          f"{first.checkpoint_every}: the audit compares checkpoints, so steps must be at least that")
-    from repro.stats.evidence import PER_SEED
 
     if per_seed not in PER_SEED:
-        raise ValueError(f"invalid per_seed={per_seed!r}; valid choices: {', '.join(PER_SEED)}")
+        raise InputError(f"invalid per_seed={per_seed!r}; valid choices: {', '.join(PER_SEED)}")
     if min_effect is not None and not (isinstance(min_effect, (int, float)) and 0 < min_effect < float("inf")):
-        raise ValueError(f"invalid min_effect={min_effect!r}: must be a finite number of FID units > 0")
+        raise InputError(f"invalid min_effect={min_effect!r}: must be a finite number of FID units > 0")
     if not isinstance(cost_pairs, int) or cost_pairs < 2:
-        raise ValueError(f"invalid cost_pairs={cost_pairs!r}: an interval needs at least 2 step pairs")
+        raise InputError(f"invalid cost_pairs={cost_pairs!r}: an interval needs at least 2 step pairs")
     out_dir = io.check_output_dir(out_dir, "audit directory")
     runs_dir = io.check_output_dir(runs_dir, "runs directory") if runs_dir else out_dir / "runs"
     evals_dir = io.check_output_dir(evals_dir, "evals directory") if evals_dir else None
     if use_mlflow:
-        _check_mlflow()  # an unusable store fails now, not after hours of training
+        mlflow_store.check_store()  # an unusable store fails now, not after hours of training
 
     run_dirs = {s.id: s.run_dir(runs_dir) for s in specs}
     expected = reuse.EvalSettings(extractor, extractor_weights, num_samples, eval_seeds)
@@ -131,7 +133,6 @@ def run_audit(variant: str, *, baseline_variant: str = "resnet_default", replica
             pairs.append({"variant": a.variant, "kind": pair.kind, "a": a.id, "b": b.id, **result,
                           "fid_a": by_id[a.id]["fid"], "fid_b": by_id[b.id]["fid"]})
         var = {v: variance.decompose(rows, v, per_seed=per_seed, main_seed=seed) for v in the_plan.variants}
-        from repro import fingerprint
 
         fp = fingerprint.collect()
         costs = {v: cost_mod.cost(rows, run_dirs, v, seed) for v in the_plan.variants}
@@ -140,7 +141,7 @@ def run_audit(variant: str, *, baseline_variant: str = "resnet_default", replica
             costs[v]["interleaved"] = reuse.interleaved_cost(out_dir / "report.json", v, configs[primary.id],
                                                              cost_pairs, fp)
         report = {
-            "schema": report_mod.SCHEMA,
+            "schema": schema.REPORT_SCHEMA,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "command": command or "repro.audit.run_audit(...)",
             "commit": (fp.get("git") or {}).get("commit"),
@@ -162,7 +163,7 @@ def run_audit(variant: str, *, baseline_variant: str = "resnet_default", replica
             "cost": costs,
             "archdiff": _archdiffs(variant, baseline_variant, first.resolution, first.channels),
         }
-        from repro import schema
+
 
         schema.validate_report(report, "the audit report being written")  # the contract, before anything lands
         primaries = [the_plan.primary(v, m) for v in the_plan.variants for m in ("deterministic", "nondeterministic")]
@@ -171,34 +172,13 @@ def run_audit(variant: str, *, baseline_variant: str = "resnet_default", replica
         report_mod.write_all(report, out_dir, traces)
         plotdata.write_plot_data(report, out_dir, traces, metrics_by_id)
         if use_mlflow:
-            from repro import tracking
-
             report["mlflow_run_id"] = tracking.log_audit(report, out_dir, run_dirs, metrics_by_id)
-            _log(f"logged to MLflow ({tracking.tracking_uri()}), run {report['mlflow_run_id']}")
-        _log(f"report: {out_dir / 'report.md'}")
+            log.info(f"logged to MLflow ({mlflow_store.tracking_uri()}), run {report['mlflow_run_id']}")
+        log.info(f"report: {out_dir / 'report.md'}")
         return report
 
 
-def _check_mlflow() -> None:
-    """Open the MLflow store the audit will log to; refuse an unusable one before any training."""
-    from repro import tracking
-
-    uri = tracking.tracking_uri()
-    try:
-        os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-        from mlflow.tracking import MlflowClient
-
-        MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
-    except Exception as exc:  # mlflow raises its own, sqlalchemy's and OS errors
-        detail = (str(exc).strip().splitlines() or [""])[0][:300]
-        raise ValueError(f"the MLflow store {uri} is unusable ({type(exc).__name__}: {detail}); set "
-                         "MLFLOW_TRACKING_URI to a usable store (e.g. sqlite:///$PWD/mlflow.db) or pass --no-mlflow"
-                         ) from None
-
-
 def _write_figures(report, out_dir: Path, run_dirs, the_plan: AuditPlan, traces) -> None:
-    from repro.gan.sampling import generate
-
     fig_dir = out_dir / "figures"
     figures.divergence_figure(report["pairs"], fig_dir / "divergence.png")
     figures.loss_figure(traces, fig_dir / "losses.png")

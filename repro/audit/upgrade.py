@@ -13,15 +13,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from repro import schema
-from repro.audit import variance
+from repro.audit import schema, variance
 from repro.audit.plan import AuditPlan
+from repro.errors import InputError
 
 
 def upgrade_v1(old: dict[str, Any], source: str = "report") -> dict[str, Any]:
     """A ``repro.audit/2`` report from a ``repro.audit/1`` one (the input is not modified)."""
     if not isinstance(old, dict) or old.get("schema") != "repro.audit/1":
-        raise ValueError(f"{source} is not a repro.audit/1 report (schema {old.get('schema') if isinstance(old, dict) else None!r})")
+        raise InputError(f"{source} is not a repro.audit/1 report (schema {old.get('schema') if isinstance(old, dict) else None!r})")
     s = old["settings"]
     plan = AuditPlan(s["variant"], s["baseline_variant"], int(s["replicates"]), int(s["seed"]),
                      tuple(int(x) for x in s.get("extra_seeds", [])), tuple(s.get("perturb", [])))

@@ -16,7 +16,8 @@ import statistics
 from dataclasses import asdict
 from typing import Any, Iterable, Mapping
 
-from repro.stats import compare_seeds, decompose as nested_decompose, nested_design, seed_evidence, unit_std
+from repro.stats import compare_seeds, nested_design, seed_evidence, unit_std
+from repro.stats import decompose as nested_decompose
 from repro.stats.evidence import distinct_runs, usable
 
 
@@ -40,7 +41,7 @@ def _t_interval(values: list[float], level: float = 0.95) -> tuple[float | None,
 
 def decompose(rows: Iterable[Mapping[str, Any]], variant: str, *, per_seed: str = "deterministic",
               main_seed: int = 0, n_boot: int = 2000) -> dict[str, Any]:
-    """Noise of one variant from the audit's run rows (:class:`repro.schema.RunRow` dicts).
+    """Noise of one variant from the audit's run rows (:class:`repro.audit.schema.RunRow` dicts).
 
     ``fid_mean`` is the mean of the per-seed observations (``per_seed``, see
     :func:`repro.stats.seed_evidence`); ``noise_std`` is the standard deviation of one such

@@ -2,19 +2,26 @@
 
 Each subcommand lives in its own module under ``repro.cli`` and exposes
 ``add_parser(subparsers)``, which registers the subcommand and sets ``func`` to a
-function ``(args) -> int``. A ``ValueError`` (bad input) or an ``OSError`` (a file that cannot
-be read or written, a full disk) is printed as one line ``repro: error: ...`` with exit code 2,
-without a traceback. A closed output pipe (``repro variants | head``) ends quietly with 141,
-the status of a process killed by SIGPIPE.
+function ``(args) -> int``. A :class:`repro.errors.ReproError` (bad input, a missing file, a
+directory in use) or an ``OSError`` (a file that cannot be read or written, a full disk) is
+printed as one line ``repro: error: ...`` with exit code 2, without a traceback. Any other
+exception is a bug in repro: its traceback is shown, with a request to report it, and the exit
+code is 1. A closed output pipe (``repro variants | head``) ends quietly with 141, the status of
+a process killed by SIGPIPE. ``-v`` and ``--quiet`` set the level of the log lines on stderr
+(:mod:`repro.logs`).
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import os
 import sys
+import traceback
 
+from repro import logs
 from repro.cli._common import ArgumentParser
+from repro.errors import ReproError
 
 # (module under repro.cli) in the order `repro --help` lists them.
 SUBCOMMANDS = (
@@ -36,6 +43,7 @@ SUBCOMMANDS = (
 )
 
 EXIT_USAGE = 2
+EXIT_BUG = 1  # what Python itself returns for an uncaught exception
 EXIT_BROKEN_PIPE = 128 + 13  # SIGPIPE, what a shell reports for `cat big | head`
 
 
@@ -45,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Audit the reproducibility and determinism of GAN training (Kurach et al., ICML 2019).",
     )
     parser.add_argument("--version", action="version", version=version_text())
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more log lines on stderr (debug detail)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     sub.required = True
     for name in SUBCOMMANDS:
@@ -69,13 +79,15 @@ def version_text() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # --quiet exists on the commands that print progress; -v is global
+    logs.configure(logs.level_for(args.verbose, bool(getattr(args, "quiet", False))))
     try:
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, not in a message at interpreter exit
         return code
     except BrokenPipeError:
         return _broken_pipe()
-    except ValueError as exc:
+    except ReproError as exc:
         print(f"repro: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:
@@ -84,6 +96,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("repro: interrupted", file=sys.stderr)
         return 130
+    except Exception:  # a bug: show where, and ask for a report
+        traceback.print_exc()
+        print(f"repro: internal error: this is a bug in {version_text()}, not a problem with your input; "
+              "please report it to the repro issue tracker with the traceback above and the command you ran",
+              file=sys.stderr)
+        return EXIT_BUG
 
 
 def _os_error_text(exc: OSError) -> str:

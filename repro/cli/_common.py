@@ -64,14 +64,14 @@ def add_config_options(p: argparse.ArgumentParser, *, variant_default: str | Non
                    help=f"generator steps; each is n_dis D updates + 1 G update (default {defaults.steps})")
     p.add_argument("--hparams", default=None, metavar="NAME",
                    help="a Table 1 setting of the study (lr, penalty_weight, beta1, beta2, n_dis), e.g. "
-                        "lr2e-4_lam1_b0.5-0.999_ndis5; its name is recorded in the config (repro.gan.hparams)")
+                        "lr2e-4_lam1_b0.5-0.999_ndis5; its name is recorded in the config (repro.hparams)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config field, e.g. --set lr=0.001 --set n_dis=5 (repeatable)")
 
 
 def overrides_from_args(args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
     """The fields the options set: --hparams, then explicit options (and ``extra``) that were given, then --set."""
-    from repro.gan import hparams
+    from repro import hparams
 
     table1 = hparams.fields(args.hparams) if getattr(args, "hparams", None) else {}
     explicit = {k: v for k, v in (("dataset", args.dataset), ("data_root", args.data_root), ("seed", args.seed),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from repro.errors import InputError
+
 DEFAULT_WIDTH = 1.0  # the paper's widths (training defaults to a narrower net for CPU runs)
 DEFAULT_CHANNELS = 3
 
@@ -23,18 +25,19 @@ def add_parser(subparsers) -> None:
 
 
 def tables(variant: str, resolution: int = 32, width: float = DEFAULT_WIDTH, channels: int = DEFAULT_CHANNELS) -> dict:
-    """Layer tables of ``variant`` (see :func:`repro.gan.layer_table.arch_tables`)."""
-    from repro.gan import layer_table, presets  # lazy: torch only when the command runs
+    """Layer tables of ``variant`` (see :func:`repro.arch.layer_table.arch_tables`)."""
+    from repro.arch import layer_table  # lazy
+    from repro.gan import presets  # lazy: torch only when the command runs
 
     if channels not in (1, 3):
-        raise ValueError(f"invalid channels={channels}: must be 1 or 3")
+        raise InputError(f"invalid channels={channels}: must be 1 or 3")
     cfg = presets.config_for(variant, resolution=resolution, width=width, channels=channels)
     out = layer_table.arch_tables(cfg)
     return {"variant": variant, "resolution": resolution, "width": width, "channels": channels, **out}
 
 
 def run(args: argparse.Namespace) -> int:
-    from repro.gan import layer_table
+    from repro.arch import layer_table
 
     result = tables(args.variant, args.resolution, args.width, args.channels)
     if args.json:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from repro.errors import InputError
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
@@ -24,15 +26,15 @@ def add_parser(subparsers) -> None:
 
 
 def compute(a: str, b: str, resolution: int = 32, width: float = 1.0) -> dict:
-    """The diff of A and B; with a reference on either side, :func:`repro.archdiff.diff_reference`
+    """The diff of A and B; with a reference on either side, :func:`repro.arch.archdiff.diff_reference`
     read from A's side."""
-    from repro import archdiff  # lazy: torch only when the command runs
+    from repro.arch import archdiff  # lazy: torch only when the command runs
 
     refs = [n for n in (a, b) if n in archdiff.REFERENCES]
     if not refs:
         return archdiff.diff_variants(a, b, resolution=resolution, width=width)
     if len(refs) == 2:
-        raise ValueError("compare a variant with a reference, not two references; "
+        raise InputError("compare a variant with a reference, not two references; "
                          f"references: {', '.join(archdiff.REFERENCES)}")
     if a in archdiff.REFERENCES:  # reference first: diff variant vs reference, then read it from A's side
         result = archdiff.diff_reference(b, a, resolution=resolution, width=width)
@@ -46,7 +48,7 @@ def compute(a: str, b: str, resolution: int = 32, width: float = 1.0) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from repro import archdiff
+    from repro.arch import archdiff
 
     result = compute(args.a, args.b, args.resolution, args.width)
     if args.json:

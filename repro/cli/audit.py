@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from repro.cli._common import add_config_options, overrides_from_args, print_json
+from repro.errors import InputError
 
 
 def add_parser(sub) -> None:
@@ -61,13 +62,13 @@ def run(args) -> int:
 
     overrides = overrides_from_args(args)  # no seed given: run_audit uses seed 0
     if args.jobs is not None and args.jobs < 1:
-        raise ValueError(f"invalid --jobs {args.jobs}: must be an integer >= 1")
+        raise InputError(f"invalid --jobs {args.jobs}: must be an integer >= 1")
     if args.threads_per_task is not None and args.threads_per_task < 1:
-        raise ValueError(f"invalid --threads-per-task {args.threads_per_task}: must be an integer >= 1")
+        raise InputError(f"invalid --threads-per-task {args.threads_per_task}: must be an integer >= 1")
     if args.step_time is not None and not args.step_time > 0:
-        raise ValueError(f"invalid --step-time {args.step_time}: must be a number of seconds > 0")
+        raise InputError(f"invalid --step-time {args.step_time}: must be a number of seconds > 0")
     if args.ray_address is not None and args.executor != "ray":
-        raise ValueError("--ray-address needs --executor ray")
+        raise InputError("--ray-address needs --executor ray")
     if args.plan_only:
         from pathlib import Path
 

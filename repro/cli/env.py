@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from repro import fingerprint
+from repro.errors import InputError
 from repro.io import read_json, write_json
 
 
@@ -38,7 +39,7 @@ def load(path: str) -> dict[str, Any]:
     """Read a fingerprint file; a missing, corrupt or non-object file is a ``ValueError`` naming it."""
     data = read_json(path, what="fingerprint file")
     if not isinstance(data, dict):
-        raise ValueError(f"fingerprint file {path} holds a JSON {type(data).__name__}, expected an object")
+        raise InputError(f"fingerprint file {path} holds a JSON {type(data).__name__}, expected an object")
     return data
 
 
@@ -51,7 +52,7 @@ def _fmt(value: Any) -> str:
 def run(args: argparse.Namespace) -> int:
     if args.diff:
         if args.out:
-            raise ValueError("--out writes this machine's fingerprint; it cannot be combined with --diff")
+            raise InputError("--out writes this machine's fingerprint; it cannot be combined with --diff")
         a, b = (load(path) for path in args.diff)
         rows = fingerprint.diff(a, b, ignore=args.ignore)
         for key, va, vb in rows:
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
             print("no differences")
         return 0
     if args.ignore:
-        raise ValueError("--ignore only applies with --diff A B")
+        raise InputError("--ignore only applies with --diff A B")
     fp = fingerprint.collect()
     if args.out:
         write_json(args.out, fp)

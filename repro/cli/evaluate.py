@@ -6,6 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+from repro.errors import InputError
+
 
 def add_parser(sub) -> None:
     from repro.metrics.protocols import DEFAULT_EVAL_SEEDS, N_BOOT, PROTOCOLS
@@ -43,7 +45,7 @@ def run(args) -> int:
 
     names = [Path(d).resolve().name for d in args.run_dirs]
     if args.out_dir and len(set(names)) != len(names):
-        raise ValueError(f"--out-dir needs run directories with distinct names, got {names}")
+        raise InputError(f"--out-dir needs run directories with distinct names, got {names}")
     outs = _check_outputs(args.run_dirs, names, args.out_dir)  # before any computation
     results = {}
     for run_dir, out in zip(args.run_dirs, outs):
@@ -59,17 +61,16 @@ def run(args) -> int:
 
 def _check_outputs(run_dirs: list[str], names: list[str], out_dir: str | None) -> list[Path]:
     """Every input is a run directory and every output can be written: refuse now, not after scoring."""
-    from repro import io
-    from repro.train import rundir
+    from repro import io, rundir
 
     for run_dir in run_dirs:
         path = Path(run_dir)
         if not path.is_dir():
             kind = "a file" if path.exists() else "missing"
-            raise ValueError(f"{run_dir} is {kind}, not a run directory (repro evaluate takes directories written "
+            raise InputError(f"{run_dir} is {kind}, not a run directory (repro evaluate takes directories written "
                              "by repro train)")
         if not (path / rundir.RUN).is_file():
-            raise ValueError(f"{run_dir} is not a run directory: it has no {rundir.RUN}")
+            raise InputError(f"{run_dir} is not a run directory: it has no {rundir.RUN}")
     if out_dir:
         io.check_output_dir(out_dir, "--out-dir")
         outs = [Path(out_dir) / f"{name}.json" for name in names]
@@ -82,8 +83,7 @@ def _check_outputs(run_dirs: list[str], names: list[str], out_dir: str | None) -
 
 def _say_what_is_scored(run_dir: str) -> None:
     """A run that did not complete is scored at its last checkpoint, with a warning that says so."""
-    from repro import lock
-    from repro.train import rundir
+    from repro import lock, rundir
 
     record = rundir.read_run(run_dir)
     status = record.get("status")

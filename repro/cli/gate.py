@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from repro import gate
+from repro.audit import gate
 
 
 def add_parser(subparsers) -> None:

@@ -14,6 +14,8 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from repro.errors import InputError
+
 # the fields of the `audit:` section, each with the rule `check` applies (also written in params.yaml)
 AUDIT_FIELDS = {
     "variant": "a preset name (repro variants)",
@@ -56,9 +58,9 @@ def load(path: str | Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ValueError(f"{path} is not valid YAML: {' '.join(str(exc).split())}") from None
+        raise InputError(f"{path} is not valid YAML: {' '.join(str(exc).split())}") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{path} must be a mapping with the keys {', '.join(TOP_LEVEL)}")
+        raise InputError(f"{path} must be a mapping with the keys {', '.join(TOP_LEVEL)}")
     return data
 
 
@@ -158,7 +160,7 @@ def checked(path: str | Path) -> dict[str, Any]:
     params = load(path)
     found = problems(params)
     if found:
-        raise ValueError(f"{path}: " + "; ".join(found))
+        raise InputError(f"{path}: " + "; ".join(found))
     return params
 
 

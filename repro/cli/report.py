@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from repro.errors import InputError
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("report", help="render report.md from an audit report.json")
@@ -32,7 +34,7 @@ def run(args) -> int:
     try:
         text = report_mod.render_markdown(report, report_mod.figure_files(Path(args.report).parent))
     except (KeyError, TypeError, IndexError, AttributeError) as exc:  # a section of the wrong shape
-        raise ValueError(f"audit report {args.report} has an incomplete section "
+        raise InputError(f"audit report {args.report} has an incomplete section "
                          f"({type(exc).__name__}: {exc}); re-run `repro audit` to write a complete report") from None
     io.write_text(out, text)
     print(out)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from repro.errors import InputError
+
 DIGITS_CAVEAT = ("Digits (8x8 images scaled to {resolution}x{resolution}) at {steps} generator steps, network width "
                  "{width} of the paper's, is not CIFAR-10 at 100k steps: FIDs here use the digits classifier, the "
                  "models are far from converged, and a verdict says what holds at this budget on this data, not "
@@ -32,7 +34,7 @@ def parse_seeds(text: str) -> tuple[int, ...]:
             else:
                 seeds.append(int(item))
         except ValueError:
-            raise ValueError(f"invalid --seeds item {item!r}: expected integers or ranges, e.g. 0,1,2 or 0-4") from None
+            raise InputError(f"invalid --seeds item {item!r}: expected integers or ranges, e.g. 0,1,2 or 0-4") from None
     return tuple(seeds)
 
 
@@ -86,11 +88,11 @@ def run(args) -> int:
 
     variants = tuple(space.variants(args.variants))
     if args.space == "table1" and (args.trials or args.rounds):
-        raise ValueError("--trials and --rounds belong to --space table2; table1 trains every --settings entry")
+        raise InputError("--trials and --rounds belong to --space table2; table1 trains every --settings entry")
     overrides = parse_overrides(args.overrides)
     for key in ("seed", "steps", "dataset"):
         if key in overrides:
-            raise ValueError(f"--set {key}=... is not allowed here: use --{key}s" if key == "seed"
+            raise InputError(f"--set {key}=... is not allowed here: use --{key}s" if key == "seed"
                              else f"--set {key}=... is not allowed here: use --{key}")
     spec = StudySpec(variants=variants, space=args.space,
                      settings=tuple(s.strip() for s in args.settings.split(",") if s.strip()),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from repro.errors import InputError
+
 COLUMNS = ("variant", "architecture", "loss", "d_norm", "penalty", "flags", "table1", "study")
 
 
@@ -54,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     if not table:
         from repro.gan import presets
 
-        raise ValueError(f"no variant name contains {args.filter!r}; valid variants: {presets.PRESETS.names_text()}")
+        raise InputError(f"no variant name contains {args.filter!r}; valid variants: {presets.PRESETS.names_text()}")
     print(format_rows(table))
     print(f"({len(table)} variants)")
     return 0

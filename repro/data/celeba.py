@@ -18,6 +18,7 @@ from repro.data.catalog import REGISTRY, DatasetSpec
 from repro.data.files import FileSplit, list_images
 from repro.data.images import Recipe
 from repro.data.roots import env_int, resolve_root
+from repro.errors import InputError
 
 NAME = "celeba_hq_128"
 ENV_VAR = "REPRO_CELEBA_HQ_128_ROOT"
@@ -39,15 +40,15 @@ def split_files(root, files: list[str]) -> tuple[dict[str, list[str]], str, int]
         known = set(files)
         missing = [w for w in wanted if w not in known]
         if missing:
-            raise ValueError(f"{NAME}: {split_file} lists {len(missing)} file(s) not found under {root}, e.g. {missing[0]!r}")
+            raise InputError(f"{NAME}: {split_file} lists {len(missing)} file(s) not found under {root}, e.g. {missing[0]!r}")
         if len(set(wanted)) != len(wanted):
-            raise ValueError(f"{NAME}: {split_file} lists a file more than once")
+            raise InputError(f"{NAME}: {split_file} lists a file more than once")
         test = set(wanted)
         return ({"train": [f for f in files if f not in test], "test": [f for f in files if f in test]},
                 f"test = the files listed in {SPLIT_FILE}", len(test))
     test_size = env_int(TEST_SIZE_ENV, TEST_SIZE)
     if len(files) <= test_size:
-        raise ValueError(f"{NAME}: {root} holds {len(files)} images, not more than the test split of {test_size} "
+        raise InputError(f"{NAME}: {root} holds {len(files)} images, not more than the test split of {test_size} "
                          f"(the full dataset has 30,000). For a smaller copy set ${TEST_SIZE_ENV} or write "
                          f"ROOT/{SPLIT_FILE}. Expected layout: {LAYOUT}")
     cut = len(files) - test_size
@@ -59,7 +60,7 @@ def open_celeba_hq_128(split: str, root: str = "", recipe: str = "exact") -> Fil
     base = resolve_root(NAME, root, ENV_VAR, LAYOUT)
     files = list_images(base)
     if not files:
-        raise ValueError(f"{NAME}: no image files under {base}. Expected layout: {LAYOUT}")
+        raise InputError(f"{NAME}: no image files under {base}. Expected layout: {LAYOUT}")
     splits, rule, test_size = split_files(base, files)
     return FileSplit(NAME, split, recipe, RECIPES[recipe], base, splits[split],
                      extra={"split_rule": rule, "test_size": test_size, "expected_n": EXPECTED_N[split]})

@@ -25,6 +25,7 @@ from repro.data.catalog import REGISTRY, DatasetSpec
 from repro.data.roots import resolve_root
 from repro.data.safe_pickle import load_data_pickle
 from repro.data.split import ArraySplit
+from repro.errors import InputError
 
 NAME = "cifar10"
 ENV_VAR = "REPRO_CIFAR10_ROOT"
@@ -45,7 +46,7 @@ def find_format(root: Path) -> tuple[str, Path]:
         for folder in (root / subdir, root):
             if (folder / files["test"][0]).is_file() or (folder / files["train"][0]).is_file():
                 return fmt, folder
-    raise ValueError(f"{NAME}: no CIFAR-10 batches found under {root}. Expected layout: {LAYOUT}")
+    raise InputError(f"{NAME}: no CIFAR-10 batches found under {root}. Expected layout: {LAYOUT}")
 
 
 def read_binary(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -53,9 +54,9 @@ def read_binary(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         raw = np.fromfile(path, dtype=np.uint8)
     except OSError as exc:
-        raise ValueError(f"cannot read CIFAR-10 file {path}: {exc}") from None
+        raise InputError(f"cannot read CIFAR-10 file {path}: {exc}") from None
     if raw.size == 0 or raw.size % RECORD:
-        raise ValueError(f"corrupt or truncated CIFAR-10 file {path}: {raw.size} bytes is not a positive multiple "
+        raise InputError(f"corrupt or truncated CIFAR-10 file {path}: {raw.size} bytes is not a positive multiple "
                          f"of {RECORD} (1 label byte + {PIXELS} pixel bytes per image)")
     records = raw.reshape(-1, RECORD)
     return records[:, 1:].reshape(-1, 3, 32, 32), _check_labels(records[:, 0], path)
@@ -65,25 +66,25 @@ def read_python(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """uint8 images (N, 3, 32, 32) and int64 labels (N,) of one python-format batch (restricted unpickler)."""
     obj = load_data_pickle(path)
     if not isinstance(obj, dict):
-        raise ValueError(f"corrupt CIFAR-10 file {path}: expected a dict, got {type(obj).__name__}")
+        raise InputError(f"corrupt CIFAR-10 file {path}: expected a dict, got {type(obj).__name__}")
     entries = {(k.decode("latin1") if isinstance(k, bytes) else k): v for k, v in obj.items()}
     data, labels = entries.get("data"), entries.get("labels")
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != PIXELS:
         desc = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
-        raise ValueError(f"corrupt CIFAR-10 file {path}: 'data' must be a uint8 array (N, {PIXELS}), got {desc}")
+        raise InputError(f"corrupt CIFAR-10 file {path}: 'data' must be a uint8 array (N, {PIXELS}), got {desc}")
     if not isinstance(labels, (list, tuple, np.ndarray)) or len(labels) != data.shape[0]:
-        raise ValueError(f"corrupt CIFAR-10 file {path}: 'labels' must be a list of {data.shape[0]} ints")
+        raise InputError(f"corrupt CIFAR-10 file {path}: 'labels' must be a list of {data.shape[0]} ints")
     try:
         label_arr = np.asarray(labels, dtype=np.int64)
     except (TypeError, ValueError):
-        raise ValueError(f"corrupt CIFAR-10 file {path}: 'labels' must be ints") from None
+        raise InputError(f"corrupt CIFAR-10 file {path}: 'labels' must be ints") from None
     return data.reshape(-1, 3, 32, 32), _check_labels(label_arr, path)
 
 
 def _check_labels(labels: np.ndarray, path: Path) -> np.ndarray:
     labels = np.asarray(labels, dtype=np.int64)
     if labels.size and (labels.min() < 0 or labels.max() > 9):
-        raise ValueError(f"corrupt CIFAR-10 file {path}: labels outside 0..9 (found {labels.min()}..{labels.max()})")
+        raise InputError(f"corrupt CIFAR-10 file {path}: labels outside 0..9 (found {labels.min()}..{labels.max()})")
     return labels
 
 
@@ -94,7 +95,7 @@ def open_cifar10(split: str, root: str = "", recipe: str = "div255") -> ArraySpl
     paths = [folder / f for f in FORMATS[fmt][1][split]]
     for p in paths:
         if not p.is_file():
-            raise ValueError(f"{NAME}: missing file {p} ({fmt} format). Expected layout: {LAYOUT}")
+            raise InputError(f"{NAME}: missing file {p} ({fmt} format). Expected layout: {LAYOUT}")
     reader = read_binary if fmt == "binary" else read_python
     parts = [reader(p) for p in paths]
     images = np.concatenate([im for im, _ in parts]) if len(parts) > 1 else parts[0][0]

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 
 from repro.data.catalog import REGISTRY, DatasetSpec
 from repro.data.split import ArraySplit
+from repro.errors import InputError
 from repro.io import atomic_path
 from repro.paths import cache_dir
 
@@ -70,7 +71,7 @@ def _from_sklearn() -> tuple[np.ndarray, np.ndarray]:
 def _check(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if (images.shape != (1797, 8, 8) or labels.shape != (1797,) or images.min() < 0 or images.max() > 16
             or not np.array_equal(images, np.round(images)) or labels.min() < 0 or labels.max() > 9):
-        raise ValueError(f"unexpected scikit-learn digits: shape {images.shape}, range [{images.min()}, "
+        raise InputError(f"unexpected scikit-learn digits: shape {images.shape}, range [{images.min()}, "
                          f"{images.max()}], labels {labels.shape}")
     return images, labels
 
@@ -130,7 +131,7 @@ def _decoded(recipe: str) -> np.ndarray:
 def open_digits(split: str, root: str = "", recipe: str = DEFAULT_RECIPE) -> ArraySplit:
     """The digits split ``split``: float32 (N, 1, S, S) in [0, 1] (S from the recipe), int64 labels 0..9."""
     if root:
-        raise ValueError("digits is embedded (scikit-learn's load_digits): it takes no root; pass root=''")
+        raise InputError("digits is embedded (scikit-learn's load_digits): it takes no root; pass root=''")
     images = _decoded(recipe)
     _, labels = _raw()
     idx = split_indices(labels)[split]

@@ -19,6 +19,7 @@ from repro.data.catalog import REGISTRY, DatasetSpec
 from repro.data.files import FileSplit, list_images
 from repro.data.images import Recipe, image_size
 from repro.data.roots import resolve_root
+from repro.errors import InputError
 
 NAME = "folder"
 ENV_VAR = "REPRO_FOLDER_ROOT"
@@ -33,7 +34,7 @@ def parse_recipe(recipe: str) -> str:
     m = _RECIPE_RE.match(recipe)
     valid = "valid: exact, center_crop_<S>, center_crop_resize_<S> (S = output side in pixels, e.g. center_crop_resize_64)"
     if m is None or (m.group(1) == "exact") == bool(m.group(2)) or (m.group(2) and int(m.group(2)) < 1):
-        raise ValueError(f"invalid folder recipe {recipe!r}; {valid}")
+        raise InputError(f"invalid folder recipe {recipe!r}; {valid}")
     return recipe
 
 
@@ -50,18 +51,18 @@ def open_folder(split: str, root: str = "", recipe: str = "exact") -> FileSplit:
         rule = f"every {TEST_EVERY}th file in sorted order is test"
     first = sorted(splits["train"] + splits["test"])
     if not first:
-        raise ValueError(f"{NAME}: no image files under {base}. Expected layout: {LAYOUT}")
+        raise InputError(f"{NAME}: no image files under {base}. Expected layout: {LAYOUT}")
     m = _RECIPE_RE.match(recipe)
     if m.group(1) == "exact":
         w, h = image_size(str(base / first[0]), str(base / first[0]))
         if w != h:
-            raise ValueError(f"{NAME}: recipe 'exact' needs square images, {base / first[0]} is {w}x{h}; "
+            raise InputError(f"{NAME}: recipe 'exact' needs square images, {base / first[0]} is {w}x{h}; "
                              "use center_crop_<S> or center_crop_resize_<S>")
         spec = Recipe("exact", w)
     else:
         spec = Recipe(m.group(1), int(m.group(2)))
     if not splits[split]:
-        raise ValueError(f"{NAME}: the {split} split of {base} is empty ({rule})")
+        raise InputError(f"{NAME}: the {split} split of {base} is empty ({rule})")
     return FileSplit(NAME, split, recipe, spec, base, splits[split], extra={"split_rule": rule})
 
 

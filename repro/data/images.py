@@ -35,6 +35,8 @@ import PIL
 import torch
 from PIL import Image
 
+from repro.errors import InputError
+
 KINDS = ("exact", "center_crop", "center_crop_resize")
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".ppm", ".gif")
 # the decoding rules are part of what a cached dataset fingerprint depends on
@@ -42,7 +44,7 @@ DECODER = f"Pillow {PIL.__version__}; 16-bit: high byte; float and 32-bit int: r
 _SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N")
 
 
-class _Refused(ValueError):
+class _Refused(InputError):
     """An image we refuse on purpose (not one Pillow failed to read)."""
 
 
@@ -55,9 +57,9 @@ class Recipe:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise ValueError(f"invalid recipe kind {self.kind!r}; valid kinds: {', '.join(KINDS)}")
+            raise InputError(f"invalid recipe kind {self.kind!r}; valid kinds: {', '.join(KINDS)}")
         if self.size < 1:
-            raise ValueError(f"invalid recipe size {self.size}: must be >= 1")
+            raise InputError(f"invalid recipe size {self.size}: must be >= 1")
 
     def apply(self, img: Image.Image, name: str) -> np.ndarray:
         """uint8 (size, size, 3) from the RGB image ``img``; ``name`` (file or key) goes in errors."""
@@ -65,11 +67,11 @@ class Recipe:
         s = self.size
         if self.kind == "exact":
             if (w, h) != (s, s):
-                raise ValueError(f"image {name} is {w}x{h}, recipe 'exact' needs {s}x{s}; it is refused, not "
+                raise InputError(f"image {name} is {w}x{h}, recipe 'exact' needs {s}x{s}; it is refused, not "
                                  "cropped: choose a recipe that resizes (e.g. center_crop_resize) to convert it")
         elif self.kind == "center_crop":
             if w < s or h < s:
-                raise ValueError(f"image {name} is {w}x{h}, smaller than the {s}x{s} central crop of recipe "
+                raise InputError(f"image {name} is {w}x{h}, smaller than the {s}x{s} central crop of recipe "
                                  "'center_crop' (no upscaling or padding is done)")
             left, top = (w - s) // 2, (h - s) // 2
             img = img.crop((left, top, left + s, top + s))
@@ -99,11 +101,11 @@ def decode(data: bytes | str, name: str) -> Image.Image:
     except _Refused:
         raise
     except FileNotFoundError:
-        raise ValueError(f"image not found: {name}") from None
+        raise InputError(f"image not found: {name}") from None
     except Image.DecompressionBombError as exc:
-        raise ValueError(f"image {name} refused as a decompression bomb: {exc}") from None
+        raise InputError(f"image {name} refused as a decompression bomb: {exc}") from None
     except (OSError, SyntaxError, ValueError) as exc:  # PIL's UnidentifiedImageError is an OSError
-        raise ValueError(f"corrupt or truncated image {name}: {type(exc).__name__}: {exc}") from None
+        raise InputError(f"corrupt or truncated image {name}: {type(exc).__name__}: {exc}") from None
 
 
 def _check_pixels(img: Image.Image, name: str) -> None:
@@ -139,9 +141,9 @@ def image_size(path: str, name: str) -> tuple[int, int]:
     except _Refused:
         raise
     except Image.DecompressionBombError as exc:
-        raise ValueError(f"image {name} refused as a decompression bomb: {exc}") from None
+        raise InputError(f"image {name} refused as a decompression bomb: {exc}") from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise ValueError(f"corrupt or unreadable image {name}: {type(exc).__name__}: {exc}") from None
+        raise InputError(f"corrupt or unreadable image {name}: {type(exc).__name__}: {exc}") from None
 
 
 def to_tensor(images: list[np.ndarray]) -> torch.Tensor:

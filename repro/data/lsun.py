@@ -38,6 +38,7 @@ from repro.data.files import FileSplit, list_images
 from repro.data.images import DECODER, Recipe, decode, to_tensor
 from repro.data.roots import env_int, resolve_root
 from repro.data.split import ImageSplit
+from repro.errors import InputError
 from repro.io import atomic_path
 from repro.paths import cache_dir
 
@@ -56,7 +57,7 @@ def _lmdb():
     try:
         import lmdb
     except ImportError:
-        raise ValueError(f"{NAME}: reading an LMDB export needs the 'lmdb' package (pip install 'repro[lmdb]'), "
+        raise InputError(f"{NAME}: reading an LMDB export needs the 'lmdb' package (pip install 'repro[lmdb]'), "
                          "or export the images to a folder") from None
     return lmdb
 
@@ -79,7 +80,7 @@ def open_env(folder: Path):
         try:  # read-only, no lock file writes, no readahead: random access over a file far larger than RAM
             _ENVS[key] = lmdb.open(str(folder), readonly=True, lock=False, readahead=False, meminit=False, max_readers=256)
         except lmdb.Error as exc:
-            raise ValueError(f"corrupt or unreadable LMDB {folder / 'data.mdb'}: {type(exc).__name__}: {exc}") from None
+            raise InputError(f"corrupt or unreadable LMDB {folder / 'data.mdb'}: {type(exc).__name__}: {exc}") from None
     return _ENVS[key]
 
 
@@ -98,7 +99,7 @@ def key_index(folder: Path) -> np.ndarray:
                 for key in txn.cursor().iternext(keys=True, values=False):  # pass 1: the widest key
                     width = max(width, len(key))
                     if key.endswith(b"\0"):
-                        raise ValueError(f"{NAME}: LMDB key {key!r} in {folder} ends with a NUL byte; not supported")
+                        raise InputError(f"{NAME}: LMDB key {key!r} in {folder} ends with a NUL byte; not supported")
                 with atomic_path(path) as tmp:
                     out = np.lib.format.open_memmap(tmp, mode="w+", dtype=f"S{width}", shape=(n,))
                     for i, key in enumerate(txn.cursor().iternext(keys=True, values=False)):  # pass 2: fill, O(1) RAM
@@ -106,7 +107,7 @@ def key_index(folder: Path) -> np.ndarray:
                     out.flush()
                     del out
         except lmdb.Error as exc:
-            raise ValueError(f"corrupt or unreadable LMDB {folder / 'data.mdb'}: {type(exc).__name__}: {exc}") from None
+            raise InputError(f"corrupt or unreadable LMDB {folder / 'data.mdb'}: {type(exc).__name__}: {exc}") from None
     return np.load(path, mmap_mode="r")
 
 
@@ -140,7 +141,7 @@ class LmdbSplit(ImageSplit):
                 value = txn.get(key)
                 name = f"{self._folder / 'data.mdb'}[key {key.decode('latin1')}]"
                 if value is None:
-                    raise ValueError(f"corrupt LMDB: entry missing for {name} (the LMDB changed after its key index was built?)")
+                    raise InputError(f"corrupt LMDB: entry missing for {name} (the LMDB changed after its key index was built?)")
                 images.append(self._recipe.apply(decode(bytes(value), name), name))
         return to_tensor(images)
 
@@ -152,7 +153,7 @@ class LmdbSplit(ImageSplit):
 def _test_size(n: int, root: Path) -> int:
     test_size = env_int(TEST_SIZE_ENV, TEST_SIZE)
     if n <= test_size:
-        raise ValueError(f"{NAME}: {root} holds only {n} images, not more than the test split of {test_size} "
+        raise InputError(f"{NAME}: {root} holds only {n} images, not more than the test split of {test_size} "
                          f"(the paper's is {TEST_SIZE} of {FULL_SIZE}). For a smaller local copy set "
                          f"${TEST_SIZE_ENV} to a size below {n}; it is recorded in describe()['test_size']")
     return test_size
@@ -172,7 +173,7 @@ def open_lsun_bedroom(split: str, root: str = "", recipe: str = "compare_gan") -
         return LmdbSplit(split, recipe, RECIPES[recipe], folder, keys, start, stop, extra)
     files = list_images(base)
     if not files:
-        raise ValueError(f"{NAME}: neither an LMDB (data.mdb) nor image files under {base}. Expected layout: {LAYOUT}")
+        raise InputError(f"{NAME}: neither an LMDB (data.mdb) nor image files under {base}. Expected layout: {LAYOUT}")
     k = _test_size(len(files), base)
     chosen = files[:-k] if split == "train" else files[-k:]
     return FileSplit(NAME, split, recipe, RECIPES[recipe], base, chosen,

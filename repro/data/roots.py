@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from repro.errors import InputError
 
 # Every command that opens a dataset takes the same option (evaluate reads the run's data_root).
 _WHERE = "config field data_root; --data-root PATH on repro train, audit, scan and data check"
@@ -18,11 +19,11 @@ def resolve_root(dataset: str, root: str, env_var: str, layout: str) -> Path:
         root = os.environ.get(env_var, "")
         source = f"${env_var}"
     if not root:
-        raise ValueError(f"{dataset}: no dataset root given; set the environment variable {env_var} or pass "
+        raise InputError(f"{dataset}: no dataset root given; set the environment variable {env_var} or pass "
                          f"root=PATH ({_WHERE}). Nothing is downloaded. Expected layout: {layout}")
     path = Path(root).expanduser()
     if not path.is_dir():
-        raise ValueError(f"{dataset}: {source}={str(root)!r} is not a folder (root=PATH: {_WHERE}; "
+        raise InputError(f"{dataset}: {source}={str(root)!r} is not a folder (root=PATH: {_WHERE}; "
                          f"environment variable {env_var}). Expected layout: {layout}")
     return path.resolve()
 
@@ -35,7 +36,7 @@ def env_int(env_var: str, default: int) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise ValueError(f"invalid ${env_var}={text!r}: expected an integer >= 1") from None
+        raise InputError(f"invalid ${env_var}={text!r}: expected an integer >= 1") from None
     if value < 1:
-        raise ValueError(f"invalid ${env_var}={text!r}: expected an integer >= 1")
+        raise InputError(f"invalid ${env_var}={text!r}: expected an integer >= 1")
     return value

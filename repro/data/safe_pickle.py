@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from repro.errors import InputError
+
 try:  # NumPy >= 2 keeps the implementation in numpy._core; resolve without the deprecated numpy.core alias
     from numpy._core.multiarray import _reconstruct
     from numpy._core.numeric import _frombuffer
@@ -83,11 +85,11 @@ def loads_data(data: bytes, what: str = "pickle") -> Any:
         return RestrictedUnpickler(io.BytesIO(data), encoding="latin1").load()
     except RefusedGlobal as exc:
         allowed = ", ".join(sorted({f"{m}.{n}" for m, n in ALLOWED_GLOBALS}))
-        raise ValueError(f"refused to unpickle {what}: it references the global {exc.module}.{exc.name}, which could "
+        raise InputError(f"refused to unpickle {what}: it references the global {exc.module}.{exc.name}, which could "
                          f"run code; a data pickle may hold only plain containers, bytes/str, numbers and numpy arrays "
                          f"(admitted globals: {allowed})") from None
     except Exception as exc:  # EOFError, UnpicklingError, ValueError, TypeError... from a damaged stream
-        raise ValueError(f"corrupt or truncated {what}: {type(exc).__name__}: {exc}") from None
+        raise InputError(f"corrupt or truncated {what}: {type(exc).__name__}: {exc}") from None
 
 
 def load_data_pickle(path: str | Path) -> Any:
@@ -96,5 +98,5 @@ def load_data_pickle(path: str | Path) -> Any:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ValueError(f"cannot read {path}: {exc}") from None
+        raise InputError(f"cannot read {path}: {exc}") from None
     return loads_data(data, what=str(path))

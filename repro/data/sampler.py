@@ -13,12 +13,14 @@ from typing import Any
 
 import numpy as np
 
+from repro.errors import InputError
+
 STATE_VERSION = 1
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"invalid {name}={value!r}: must be an integer >= {minimum}")
+        raise InputError(f"invalid {name}={value!r}: must be an integer >= {minimum}")
     return int(value)
 
 
@@ -33,7 +35,7 @@ class EpochSampler:
         self.batch_size = _check_int("batch_size", batch_size, 1)
         self.seed = _check_int("seed", seed, 0)
         if self.batch_size > self.n:
-            raise ValueError(f"invalid batch_size={batch_size}: larger than the split (n={n}); with drop_last "
+            raise InputError(f"invalid batch_size={batch_size}: larger than the split (n={n}); with drop_last "
                              "an epoch would hold no batch")
         self.epoch = 0
         self.position = 0  # next index into this epoch's permutation
@@ -68,21 +70,21 @@ class EpochSampler:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a state from :meth:`state_dict`; a state for another n, batch size or seed is refused."""
         if not isinstance(state, dict):
-            raise ValueError(f"sampler state must be a dict, got {type(state).__name__}")
+            raise InputError(f"sampler state must be a dict, got {type(state).__name__}")
         expected = ("version", "n", "batch_size", "seed", "epoch", "position")
         missing = [k for k in expected if k not in state]
         unknown = sorted(set(state) - set(expected))
         if missing or unknown:
-            raise ValueError(f"invalid sampler state: missing {missing}, unknown {unknown}; expected keys {list(expected)}")
+            raise InputError(f"invalid sampler state: missing {missing}, unknown {unknown}; expected keys {list(expected)}")
         if state["version"] != STATE_VERSION:
-            raise ValueError(f"sampler state version {state['version']!r} not supported (expected {STATE_VERSION})")
+            raise InputError(f"sampler state version {state['version']!r} not supported (expected {STATE_VERSION})")
         for key in ("n", "batch_size", "seed"):
             if state[key] != getattr(self, key):
-                raise ValueError(f"sampler state is for {key}={state[key]!r}, this sampler has {key}={getattr(self, key)!r}")
+                raise InputError(f"sampler state is for {key}={state[key]!r}, this sampler has {key}={getattr(self, key)!r}")
         epoch = _check_int("epoch", state["epoch"], 0)
         position = _check_int("position", state["position"], 0)
         if position > self.n:
-            raise ValueError(f"invalid position={position}: beyond the split (n={self.n})")
+            raise InputError(f"invalid position={position}: beyond the split (n={self.n})")
         self.epoch, self.position, self._perm = epoch, position, None
 
     def __repr__(self) -> str:

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from repro.data import fingerprint as _fp
+from repro.errors import InputError
 
 
 class ImageSplit:
@@ -32,7 +33,7 @@ class ImageSplit:
         if labels is not None:
             labels = np.asarray(labels, dtype=np.int64)
             if labels.shape != (self._n,):
-                raise ValueError(f"{name}/{split}: labels shape {labels.shape} != ({self._n},)")
+                raise InputError(f"{name}/{split}: labels shape {labels.shape} != ({self._n},)")
         self.labels = labels
         self._extra = dict(extra or {})  # dataset-specific facts recorded by describe()
         self._stats: dict[str, Any] | None = None
@@ -67,7 +68,7 @@ class ImageSplit:
     def iter_batches(self, batch_size: int) -> Iterator[torch.Tensor]:
         """The whole split in index order, ``batch_size`` images at a time (the last batch may be smaller)."""
         if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ValueError(f"invalid batch_size={batch_size!r}: must be an integer >= 1")
+            raise InputError(f"invalid batch_size={batch_size!r}: must be an integer >= 1")
         for start in range(0, self._n, int(batch_size)):
             yield self.batch(np.arange(start, min(start + int(batch_size), self._n), dtype=np.int64))
 
@@ -106,13 +107,13 @@ class ImageSplit:
             indices = indices.cpu().numpy()
         idx = np.asarray(indices)
         if idx.ndim != 1:
-            raise ValueError(f"{self.name}/{self.split}: indices must be 1-D, got shape {idx.shape}")
+            raise InputError(f"{self.name}/{self.split}: indices must be 1-D, got shape {idx.shape}")
         if idx.size and not np.issubdtype(idx.dtype, np.integer):
-            raise ValueError(f"{self.name}/{self.split}: indices must be integers, got dtype {idx.dtype}")
+            raise InputError(f"{self.name}/{self.split}: indices must be integers, got dtype {idx.dtype}")
         idx = idx.astype(np.int64, copy=False)
         if idx.size and (idx.min() < 0 or idx.max() >= self._n):
             bad = int(idx[(idx < 0) | (idx >= self._n)][0])
-            raise ValueError(f"{self.name}/{self.split}: index {bad} out of range [0, {self._n})")
+            raise InputError(f"{self.name}/{self.split}: index {bad} out of range [0, {self._n})")
         return idx
 
     def __repr__(self) -> str:
@@ -130,9 +131,9 @@ class ArraySplit(ImageSplit):
                  labels: np.ndarray | None = None, scale: float = 255.0,
                  source_key: dict[str, Any] | None = None, extra: dict[str, Any] | None = None):
         if images.ndim != 4:
-            raise ValueError(f"{name}/{split}: images must be (N, C, H, W), got shape {images.shape}")
+            raise InputError(f"{name}/{split}: images must be (N, C, H, W), got shape {images.shape}")
         if images.dtype not in (np.uint8, np.float32):
-            raise ValueError(f"{name}/{split}: images must be uint8 or float32, got {images.dtype}")
+            raise InputError(f"{name}/{split}: images must be uint8 or float32, got {images.dtype}")
         super().__init__(name, split, recipe, images.shape[1:], images.shape[0], labels, extra)
         self._images = images
         self._scale = float(scale)

@@ -5,8 +5,17 @@ with ``train(tasks, on_done=)``, ``evaluate(tasks, on_done=)``, ``close()``; tas
 :class:`TrainTask` and :class:`EvalTask`. :mod:`repro.executor.plan_cost` prices a list of runs.
 """
 
-from repro.executor.base import (EXECUTORS, EvalTask, Executor, TrainTask, cpu_count, default_threads, describe,
-                                 make_executor, with_threads)
+from repro.executor.base import (
+                                 EXECUTORS,
+                                 EvalTask,
+                                 Executor,
+                                 TrainTask,
+                                 cpu_count,
+                                 default_threads,
+                                 describe,
+                                 with_threads,
+)
+from repro.executor.factory import make_executor
 
 __all__ = ["EXECUTORS", "EvalTask", "Executor", "TrainTask", "cpu_count", "default_threads", "describe",
            "make_executor", "with_threads"]

@@ -104,32 +104,6 @@ def default_threads(name: str, jobs: int | None = None, threads_per_task: int | 
     return max(1, cpu_count() // jobs) if jobs and jobs > 1 else None
 
 
-def make_executor(name: str = "local", *, jobs: int | None = None, ray_address: str | None = None,
-                  threads_per_task: int | None = None, max_retries: int = 3) -> Executor:
-    """``local`` (``jobs`` None or 1: in this process, today's behaviour; more: that many processes)
-    or ``ray`` (``ray_address`` ``auto`` or ``HOST:PORT`` joins a running cluster; none starts a
-    local instance sized to this machine; ``jobs``: at most that many tasks at once, None: as
-    many as the cluster holds). ``threads_per_task`` defaults to the CPUs divided by
-    ``jobs`` for local processes, 1 for Ray, and to torch's default (nothing set) for ``local``
-    with one job. ``max_retries``: how often a task whose worker died is run again."""
-    if name not in EXECUTORS:
-        raise ValueError(f"unknown executor {name!r}; valid executors: {', '.join(EXECUTORS)}")
-    if jobs is not None and (not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1):
-        raise ValueError(f"invalid jobs={jobs!r}: must be an integer >= 1")
-    if threads_per_task is not None and (not isinstance(threads_per_task, int) or threads_per_task < 1):
-        raise ValueError(f"invalid threads_per_task={threads_per_task!r}: must be an integer >= 1")
-    if name == "local":
-        if ray_address is not None:
-            raise ValueError("--ray-address needs --executor ray")
-        from repro.executor.local import LocalExecutor
-
-        return LocalExecutor(jobs=jobs or 1, threads_per_task=threads_per_task, max_retries=max_retries)
-    from repro.executor.ray_backend import RayExecutor
-
-    return RayExecutor(address=ray_address, threads_per_task=threads_per_task, max_retries=max_retries,
-                       jobs=jobs)
-
-
 def describe(result: dict[str, Any]) -> str:
     """A run record's outcome in a few words, for progress lines."""
     status = result.get("status")

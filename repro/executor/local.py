@@ -13,6 +13,7 @@ import concurrent.futures as cf
 import multiprocessing
 from typing import Any, Callable
 
+from repro.errors import InputError
 from repro.executor import worker
 from repro.executor.base import EvalTask, OnEvalDone, OnTrainDone, TrainTask, default_threads
 
@@ -95,7 +96,7 @@ class LocalExecutor:
                     on_done(task, out[task.run_id])
             if broken:
                 if todo and error is None:
-                    worker.log(f"a worker died; retrying {len(todo)} task(s) in new processes: "
+                    worker.log.info(f"a worker died; retrying {len(todo)} task(s) in new processes: "
                                + ", ".join(t.run_id for t in todo))
                 pool = self._new_pool()
         if error is not None:
@@ -112,5 +113,5 @@ def _check_picklable(task: TrainTask) -> None:
     try:
         pickle.dumps(task.step_callback)
     except (pickle.PicklingError, AttributeError, TypeError) as exc:
-        raise ValueError(f"the step callback of {task.run_id} cannot go to another process ({exc}); use jobs=1, "
+        raise InputError(f"the step callback of {task.run_id} cannot go to another process ({exc}); use jobs=1, "
                          "or a module-level function") from None

@@ -17,7 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from repro.config import TrainConfig
+from repro import rundir
+from repro.config import TrainConfig, diff
+from repro.determinism import execution_mode
+from repro.errors import InputError
+from repro.train.loop import Trainer, timed_step
 
 DEFAULT_WORKERS = (1, 2, 4, 8, 16, 64)
 MEASURE_WARMUP, MEASURE_STEPS = 1, 3  # a few steps: the plan is an estimate, and timing must not cost a run
@@ -48,9 +52,6 @@ def _device(cfg: TrainConfig) -> str:
 
 
 def _from_run(cfg: TrainConfig, run_dir: Path | None) -> float | None:
-    from repro.config import diff
-    from repro.train import rundir
-
     if run_dir is None or not (Path(run_dir) / rundir.CONFIG).exists():
         return None
     try:
@@ -65,9 +66,6 @@ def _from_run(cfg: TrainConfig, run_dir: Path | None) -> float | None:
 def measure_step_time(cfg: TrainConfig, *, warmup: int = MEASURE_WARMUP, steps: int = MEASURE_STEPS) -> float:
     """Median seconds of ``steps`` training steps of ``cfg`` after ``warmup`` (in this process, in
     the run's mode and thread count; no run directory is written)."""
-    from repro.determinism import execution_mode
-    from repro.train.loop import Trainer, timed_step
-
     with execution_mode(cfg.mode, threads=cfg.threads, fill_uninitialized_memory=cfg.fill_uninitialized_memory):
         trainer = Trainer(cfg)
         times = [timed_step(trainer)[1] for _ in range(warmup + steps)]
@@ -92,7 +90,7 @@ def run_costs(runs: Iterable[tuple[str, TrainConfig]], *, step_time_s: float | N
                 measured[key] = measure_step_time(key)
             t, source = measured[key], "measured now"
         else:
-            raise ValueError(f"no step time for {run_id}: no run with its config exists; pass a step time")
+            raise InputError(f"no step time for {run_id}: no run with its config exists; pass a step time")
         out.append(RunCost(run_id, cfg.steps, t, source, device, threads))
     return out
 

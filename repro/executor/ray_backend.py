@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from repro import io
+from repro.errors import InputError
 from repro.executor import worker
 from repro.executor.base import EvalTask, OnEvalDone, OnTrainDone, TrainTask, cpu_count, default_threads
 
@@ -33,7 +34,7 @@ def _import_ray():
     try:
         import ray
     except ImportError:
-        raise ValueError('the ray executor needs Ray: pip install "repro[ray]"') from None
+        raise InputError('the ray executor needs Ray: pip install "repro[ray]"') from None
     return ray
 
 
@@ -56,7 +57,7 @@ class RayExecutor:
                 else:
                     ray.init(address=address, log_to_driver=True, logging_level="WARNING")
             except (ConnectionError, RuntimeError, ValueError) as exc:
-                raise ValueError(f"cannot connect to the Ray cluster at {address!r} ({exc}); start one with "
+                raise InputError(f"cannot connect to the Ray cluster at {address!r} ({exc}); start one with "
                                  "`ray start --head` or pass --ray-address HOST:PORT of its head node") from None
         resources = ray.cluster_resources()
         self.cluster_cpus = int(resources.get("CPU", 0))
@@ -102,13 +103,13 @@ class RayExecutor:
     def _gpus(self, device: str) -> int:
         if device.startswith("cuda"):
             if not self.cluster_gpus:
-                raise ValueError(f"device={device} asks for a GPU but the Ray cluster has none")
+                raise InputError(f"device={device} asks for a GPU but the Ray cluster has none")
             return 1
         return 1 if device == "auto" and self.cluster_gpus else 0
 
     def _check_fits(self, run_id: str, cpus: int) -> None:
         if cpus > self.node_cpus:  # Ray would wait for such a node forever
-            raise ValueError(f"run {run_id} asks for {cpus} CPUs (its threads) but the largest Ray node has "
+            raise InputError(f"run {run_id} asks for {cpus} CPUs (its threads) but the largest Ray node has "
                              f"{self.node_cpus}; lower threads (--set threads=N) or add larger nodes")
 
     def _run(self, tasks, submit, on_done) -> dict[str, dict]:

@@ -7,13 +7,19 @@ training into a private folder), and the test seam that kills a worker once at a
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
 from pathlib import Path
 from typing import Any, Callable
 
+from repro.errors import ReproError
 from repro.executor.base import EvalTask, TrainTask
+from repro.metrics.evaluate import evaluate_run
+from repro.train import train
+
+log = logging.getLogger(__name__)
 
 # Test seam, never set in normal use: KILL_ENV="RUN_ID:STEP:MARKER" SIGKILLs the worker training
 # RUN_ID after STEP once, the first time (it creates the file MARKER first, so the retry, which
@@ -23,7 +29,7 @@ KILL_ENV = "REPRO_WORKER_KILL"
 PROBE_NAME = ".repro-executor-probe"
 
 
-class RunsDirUnreachable(RuntimeError):
+class RunsDirUnreachable(ReproError):
     """A worker cannot see the runs directory the driver wrote its probe into."""
 
 
@@ -70,8 +76,6 @@ def _killer(run_id: str, spec: str | None, inner: Callable | None) -> Callable |
 
 def run_train(task: TrainTask, probe: tuple[str, str] | None = None, kill: str | None = None) -> dict[str, Any]:
     """Train one task in this process; the run record, with the worker's host and PID added."""
-    from repro.train import train
-
     check_probe(probe)
     record = train(task.config, task.run_dir, resume=task.resume, force=task.force, progress=task.progress,
                    meta=task.meta, step_callback=_killer(task.run_id, kill, task.step_callback))
@@ -80,8 +84,6 @@ def run_train(task: TrainTask, probe: tuple[str, str] | None = None, kill: str |
 
 def run_eval(task: EvalTask, probe: tuple[str, str] | None = None, threads: int | None = None) -> dict[str, Any]:
     """Evaluate one task in this process (``threads``: intra-op threads, set only when given)."""
-    from repro.metrics.evaluate import evaluate_run
-
     check_probe(probe)
     if threads:
         import torch
@@ -89,8 +91,3 @@ def run_eval(task: EvalTask, probe: tuple[str, str] | None = None, threads: int 
         torch.set_num_threads(threads)
     return evaluate_run(task.run_dir, out=task.out, **task.settings)
 
-
-def log(msg: str) -> None:
-    import sys
-
-    print(f"[executor] {msg}", file=sys.stderr, flush=True)

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Callable
 import torch
 from torch import nn
 
+from repro import choices
+from repro.errors import InputError
 from repro.gan import dcgan, normalization, resnet
 from repro.registry import Registry
 
@@ -35,23 +37,15 @@ REGISTRY.register("dcgan", dcgan.build_dcgan)
 REGISTRY.register("resnet", resnet.build_resnet_cifar)
 REGISTRY.register("resnet19", resnet.build_resnet19)
 
-SUPPORTED_RESOLUTIONS: dict[str, tuple[int, ...]] = {
-    "sndcgan": dcgan.RESOLUTIONS,  # R divisible by 8: the linear layer outputs R/8 x R/8
-    "dcgan": dcgan.RESOLUTIONS,  # R divisible by 16: four stride-2 layers from R/16
-    "resnet": resnet.RESOLUTIONS,  # powers of two: G doubles from 4x4, D halves to 8x8
-    "resnet19": resnet.RESOLUTIONS,  # powers of two: G doubles from 4x4, D halves to 2x2
-}
+SUPPORTED_RESOLUTIONS = choices.RESOLUTIONS
 
 INIT_STD = 0.02  # compare_gan arch_ops.weight_initializer default (normal, stddev 0.02)
 
 
 def check_resolution(arch: str, resolution: int) -> None:
-    """Raise ``ValueError`` naming the supported resolutions unless ``arch`` supports ``resolution``."""
-    REGISTRY.get(arch)  # unknown name: ValueError listing the architectures
-    supported = SUPPORTED_RESOLUTIONS[arch]
-    if resolution not in supported:
-        raise ValueError(f"unsupported resolution {resolution} for architecture {arch!r}; "
-                         f"supported: {', '.join(map(str, supported))}")
+    """Raise :class:`repro.errors.InputError` naming the supported resolutions unless ``arch``
+    supports ``resolution`` (:func:`repro.choices.check_resolution`)."""
+    choices.check_resolution(arch, resolution)
 
 
 def build(cfg: "TrainConfig") -> tuple[nn.Module, nn.Module]:
@@ -80,7 +74,7 @@ def init_weights(net: nn.Module, std: float = INIT_STD) -> None:
 def _check_range(value_range) -> tuple[float, float]:
     lo, hi = float(value_range[0]), float(value_range[1])
     if not hi > lo:
-        raise ValueError(f"invalid value range {tuple(value_range)}: need low < high")
+        raise InputError(f"invalid value range {tuple(value_range)}: need low < high")
     return lo, hi
 
 

@@ -14,7 +14,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-D_BATCH = ("concat", "split")
+from repro import choices
+from repro.errors import InputError
+
+D_BATCH = choices.D_BATCH
 
 
 def discriminate(discriminator: nn.Module, x_real: torch.Tensor, x_fake: torch.Tensor,
@@ -25,7 +28,7 @@ def discriminate(discriminator: nn.Module, x_real: torch.Tensor, x_fake: torch.T
         return logits[:x_real.shape[0]], logits[x_real.shape[0]:]
     if how == "split":
         return discriminator(x_real), discriminator(x_fake)
-    raise ValueError(f"invalid d_batch {how!r}; valid choices: {', '.join(D_BATCH)}")
+    raise InputError(f"invalid d_batch {how!r}; valid choices: {', '.join(D_BATCH)}")
 
 
 def discriminate_fake(discriminator: nn.Module, x_real: torch.Tensor, x_fake: torch.Tensor,

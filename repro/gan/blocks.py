@@ -2,9 +2,9 @@
 
 Every block that forms a row of a layer table (``repro arch``) says what it is through
 ``table_label() -> (layer, kernel, resample)``; the output shape of the row comes from a dry
-forward pass (``repro.gan.layer_table``). Every row also says what it is made of through
-``structure() -> dict``, computed from its submodules, which ``repro.archdiff`` compares with
-other variants and with the reference transcriptions in ``reference_impls/``.
+forward pass (``repro.arch.layer_table``). Every row also says what it is made of through
+``structure() -> dict``, computed from its submodules, which ``repro.arch.archdiff`` compares with
+other variants and with the reference transcriptions in ``repro/arch/references/``.
 
 Image tensors are NCHW throughout; kernels are written ``[kh, kw, stride]`` as in the seed's table.
 Padding follows TensorFlow's 'SAME' rule, as compare_gan's ``conv2d``/``deconv2d`` do
@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from repro.errors import InputError
 from repro.gan import normalization
 
 
@@ -116,7 +117,7 @@ def _find_conv(module: nn.Module) -> nn.Module:
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
             return m
-    raise ValueError(f"no convolution inside {type(module).__name__}")
+    raise InputError(f"no convolution inside {type(module).__name__}")
 
 
 def _conv_label(module: nn.Module, extra: list[str]):
@@ -151,7 +152,7 @@ class Generator(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         if z.dim() != 2 or z.shape[1] != self.z_dim:
-            raise ValueError(f"generator input z must have shape (N, {self.z_dim}), got {tuple(z.shape)}")
+            raise InputError(f"generator input z must have shape (N, {self.z_dim}), got {tuple(z.shape)}")
         return self.layers(z)
 
 
@@ -168,7 +169,7 @@ class Discriminator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         expected = (self.channels, self.resolution, self.resolution)
         if x.dim() != 4 or tuple(x.shape[1:]) != expected:
-            raise ValueError(f"discriminator input must have shape (N, {', '.join(map(str, expected))}), "
+            raise InputError(f"discriminator input must have shape (N, {', '.join(map(str, expected))}), "
                              f"got {tuple(x.shape)}")
         return self.layers(x).reshape(x.shape[0])
 
@@ -191,7 +192,7 @@ class LinearStem(nn.Module):
                  bn_over: str | None = None):
         super().__init__()
         if (bn_eps is None) != (bn_over is None) or bn_over not in (None, *self.BN_OVER):
-            raise ValueError(f"invalid stem batch norm bn_over={bn_over!r}, bn_eps={bn_eps!r}; "
+            raise InputError(f"invalid stem batch norm bn_over={bn_over!r}, bn_eps={bn_eps!r}; "
                              f"bn_over is one of {', '.join(self.BN_OVER)} with an eps, or both None")
         self.linear = nn.Linear(z_dim, channels * size * size)
         self.channels, self.size, self.bn_over = channels, size, bn_over
@@ -265,7 +266,7 @@ class OutputActivation(nn.Module):
     def __init__(self, kind: str):
         super().__init__()
         if kind not in self.RANGES:
-            raise ValueError(f"invalid output activation {kind!r}; valid choices: {', '.join(self.RANGES)}")
+            raise InputError(f"invalid output activation {kind!r}; valid choices: {', '.join(self.RANGES)}")
         self.kind = kind
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -304,7 +305,7 @@ class ConvNormAct(nn.Module):
     def __init__(self, conv: nn.Module, norm: nn.Module, act: str, slope: float = 0.0, norm_label: str = ""):
         super().__init__()
         if act not in ("relu", "lrelu"):
-            raise ValueError(f"invalid activation {act!r}; valid choices: relu, lrelu")
+            raise InputError(f"invalid activation {act!r}; valid choices: relu, lrelu")
         self.conv, self.norm = conv, norm
         self.act, self.slope, self.norm_label = act, slope, norm_label
 
@@ -351,7 +352,7 @@ class GlobalPoolHead(nn.Module):
     def __init__(self, reduce: str):
         super().__init__()
         if reduce not in self.REDUCTIONS:
-            raise ValueError(f"invalid pooling reduction {reduce!r}; valid choices: {', '.join(self.REDUCTIONS)}")
+            raise InputError(f"invalid pooling reduction {reduce!r}; valid choices: {', '.join(self.REDUCTIONS)}")
         self.reduce = reduce
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

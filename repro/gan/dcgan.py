@@ -27,22 +27,34 @@ from typing import TYPE_CHECKING
 
 from torch import nn
 
+from repro import choices
+from repro.errors import InputError
 from repro.gan import normalization
-from repro.gan.blocks import (ConvLayer, ConvNormAct, Discriminator, FlattenLinear, Generator, InputRescale, LinearStem,
-                              OutputActivation, same_conv, same_deconv)
+from repro.gan.blocks import (
+    ConvLayer,
+    ConvNormAct,
+    Discriminator,
+    FlattenLinear,
+    Generator,
+    InputRescale,
+    LinearStem,
+    OutputActivation,
+    same_conv,
+    same_deconv,
+)
 from repro.gan.resnet import scale_channels
 
 if TYPE_CHECKING:
     from repro.config import TrainConfig
 
-RESOLUTIONS = (16, 32, 64, 128)
+RESOLUTIONS = choices.RESOLUTIONS["sndcgan"]
 G_BN_EPS = 1e-5  # compare_gan's gin configs: standardize_batch.epsilon = 1e-5 (sndcgan_celebahq128.gin)
 _NORM_LABEL = {"bn": "BN", "ln": "LN"}
 
 
 def _check(resolution: int, divisor: int) -> None:
     if resolution not in RESOLUTIONS or resolution % divisor:
-        raise ValueError(f"unsupported resolution {resolution}; supported: {', '.join(map(str, RESOLUTIONS))}")
+        raise InputError(f"unsupported resolution {resolution}; supported: {', '.join(map(str, RESOLUTIONS))}")
 
 
 def _d_layer(cfg: "TrainConfig", c_in: int, c_out: int, k: int, stride: int, slope: float, first: bool) -> nn.Module:

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from repro.errors import InputError
 from repro.registry import Registry
 
 LossFn = Callable[[Tensor, Tensor], "tuple[Tensor, Tensor]"]
@@ -38,13 +39,13 @@ REGISTRY: Registry[LossFn] = Registry("loss")
 def _flat_logits(logits: Tensor, which: str) -> Tensor:
     """Check a logits tensor of shape (N,) or (N, 1) and return it as (N,)."""
     if not isinstance(logits, Tensor):
-        raise ValueError(f"{which} must be a torch.Tensor, got {type(logits).__name__}")
+        raise InputError(f"{which} must be a torch.Tensor, got {type(logits).__name__}")
     if not logits.is_floating_point():
-        raise ValueError(f"{which} must be a floating-point tensor, got dtype {logits.dtype}")
+        raise InputError(f"{which} must be a floating-point tensor, got dtype {logits.dtype}")
     if logits.dim() == 2 and logits.shape[1] == 1:
         logits = logits[:, 0]
     if logits.dim() != 1 or logits.shape[0] == 0:
-        raise ValueError(f"{which} must have shape (N,) or (N, 1) with N >= 1, got {tuple(logits.shape)}")
+        raise InputError(f"{which} must have shape (N,) or (N, 1) with N >= 1, got {tuple(logits.shape)}")
     return logits
 
 

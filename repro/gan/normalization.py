@@ -28,10 +28,12 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.nn.utils import parametrize
 
+from repro import choices
+from repro.errors import InputError
 from repro.registry import check_choice
 
-NORMS = ("none", "bn", "ln", "sn")
-SN_IMPLS = ("compare_gan", "torch")
+NORMS = choices.D_NORMS
+SN_IMPLS = choices.SN_IMPLS
 
 SN_EPS = 1e-12  # compare_gan spectral_norm: epsilon of tf.nn.l2_normalize (bounds the squared norm)
 # tf.contrib.layers.layer_norm (compare_gan's ``layer_norm``) hard-codes variance_epsilon = 1e-12.
@@ -56,7 +58,7 @@ def sn_matrix(weight: Tensor) -> Tensor:
         return weight.permute(2, 3, 1, 0).reshape(-1, weight.shape[0])
     if weight.dim() == 2:
         return weight.t()
-    raise ValueError(f"spectral norm needs a 2-D (linear) or 4-D (conv) weight, got shape {tuple(weight.shape)}")
+    raise InputError(f"spectral norm needs a 2-D (linear) or 4-D (conv) weight, got shape {tuple(weight.shape)}")
 
 
 def l2_normalize(x: Tensor, eps: float = SN_EPS) -> Tensor:
@@ -99,7 +101,7 @@ class SpectralNorm(nn.Module):
         super().__init__()
         if not isinstance(module, _SN_LAYERS):
             valid = ", ".join(t.__name__ for t in _SN_LAYERS)
-            raise ValueError(f"SpectralNorm wraps one of {valid}, got {type(module).__name__}")
+            raise InputError(f"SpectralNorm wraps one of {valid}, got {type(module).__name__}")
         self.module = module
         self.eps = float(eps)
         weight = module.weight
@@ -152,7 +154,7 @@ def spectral_norm(module: nn.Module, impl: str = "compare_gan", *, generator: to
     check_choice("sn_impl", impl, SN_IMPLS)
     if not isinstance(module, _SN_LAYERS):
         valid = ", ".join(t.__name__ for t in _SN_LAYERS)
-        raise ValueError(f"spectral_norm applies to {valid}, got {type(module).__name__}")
+        raise InputError(f"spectral_norm applies to {valid}, got {type(module).__name__}")
     if impl == "compare_gan":
         return SpectralNorm(module, generator=generator)
     return nn.utils.parametrizations.spectral_norm(module, n_power_iterations=1, eps=SN_EPS)
@@ -190,7 +192,7 @@ def raw_weight(layer: nn.Module) -> Tensor:
         return layer.parametrizations.weight.original
     weight = getattr(layer, "weight", None)
     if not isinstance(weight, Tensor):
-        raise ValueError(f"{type(layer).__name__} has no weight tensor")
+        raise InputError(f"{type(layer).__name__} has no weight tensor")
     return weight
 
 
@@ -204,7 +206,7 @@ def sigma(module: nn.Module) -> float:
         return float(module.estimate())
     p = _torch_sn_parametrization(module)
     if p is None:
-        raise ValueError(f"{type(module).__name__} is not spectrally normalized (valid impls: {', '.join(SN_IMPLS)})")
+        raise InputError(f"{type(module).__name__} is not spectrally normalized (valid impls: {', '.join(SN_IMPLS)})")
     with torch.no_grad():
         w = module.parametrizations.weight.original
         w_mat = w.movedim(p.dim, 0).flatten(1)

@@ -29,6 +29,7 @@ import torch.nn as nn
 from torch import Tensor
 from torch.nn.utils import parametrize
 
+from repro.errors import InputError
 from repro.gan.normalization import raw_weight
 from repro.registry import Registry
 
@@ -62,25 +63,25 @@ DRAGAN_RECIPES = {
 def _check_images(x_real: Tensor, x_fake: Tensor, need_same_shape: bool) -> None:
     for which, x in (("x_real", x_real), ("x_fake", x_fake)):
         if not isinstance(x, Tensor) or not x.is_floating_point():
-            raise ValueError(f"{which} must be a floating-point torch.Tensor")
+            raise InputError(f"{which} must be a floating-point torch.Tensor")
         if x.dim() < 2 or x.shape[0] == 0:
-            raise ValueError(f"{which} must be a batch (N, ...) with N >= 1, got shape {tuple(x.shape)}")
+            raise InputError(f"{which} must be a batch (N, ...) with N >= 1, got shape {tuple(x.shape)}")
     if need_same_shape and x_real.shape != x_fake.shape:
-        raise ValueError(f"x_real and x_fake must have the same shape, got {tuple(x_real.shape)} and {tuple(x_fake.shape)}")
+        raise InputError(f"x_real and x_fake must have the same shape, got {tuple(x_real.shape)} and {tuple(x_fake.shape)}")
 
 
 def _check_generator(generator: torch.Generator) -> None:
     if not isinstance(generator, torch.Generator) or generator.device.type != "cpu":
-        raise ValueError("generator must be a CPU torch.Generator (penalty noise is drawn on the CPU, then moved)")
+        raise InputError("generator must be a CPU torch.Generator (penalty noise is drawn on the CPU, then moved)")
 
 
 def _check_range(data_range: tuple[float, float]) -> tuple[float, float]:
     try:
         lo, hi = (float(v) for v in data_range)
     except (TypeError, ValueError):
-        raise ValueError(f"data_range must be a pair (low, high), got {data_range!r}") from None
+        raise InputError(f"data_range must be a pair (low, high), got {data_range!r}") from None
     if not lo < hi:
-        raise ValueError(f"data_range must have low < high, got {data_range!r}; use (0.0, 1.0) or (-1.0, 1.0)")
+        raise InputError(f"data_range must have low < high, got {data_range!r}; use (0.0, 1.0) or (-1.0, 1.0)")
     return lo, hi
 
 
@@ -164,7 +165,7 @@ def l2_penalty(discriminator: nn.Module, x_real: Tensor, x_fake: Tensor, *, gene
     """mean over :func:`penalized_weights` of sum(w^2)/2 (compare_gan ``l2_penalty``); the images are unused."""
     weights = [w for _, w in penalized_weights(discriminator)]
     if not weights:
-        raise ValueError(f"l2 penalty: {type(discriminator).__name__} has no Conv or Linear layer to penalise")
+        raise InputError(f"l2 penalty: {type(discriminator).__name__} has no Conv or Linear layer to penalise")
     return torch.stack([0.5 * w.square().sum() for w in weights]).mean()
 
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from repro import hparams
 from repro.config import RESNET_FLAGS, TrainConfig, from_dict, to_dict
-from repro.gan import hparams
 from repro.registry import Registry
 
 

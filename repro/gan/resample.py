@@ -16,6 +16,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from repro.errors import InputError
+
 RESAMPLERS = ("unpool", "nearest")
 
 
@@ -40,7 +42,7 @@ def unpool2x(x: torch.Tensor) -> torch.Tensor:
     """Zero-insertion x2 upsampling (N, C, H, W) -> (N, C, 2H, 2W): ``out[..., 2i, 2j] = x[..., i, j]``,
     every other pixel 0 (compare_gan ``resnet_ops.unpool``)."""
     if x.dim() != 4:
-        raise ValueError(f"unpool2x expects (N, C, H, W), got shape {tuple(x.shape)}")
+        raise InputError(f"unpool2x expects (N, C, H, W), got shape {tuple(x.shape)}")
     return _Unpool2x.apply(x)
 
 

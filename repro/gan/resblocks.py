@@ -1,6 +1,6 @@
 """The ResNet blocks of the study (compare_gan ``resnet_ops.ResNetBlock``) and of the SNGAN code.
 
-Both expose ``structure()`` for ``repro.archdiff``; DESIGN.md, "The six ResNet differences",
+Both expose ``structure()`` for ``repro.arch.archdiff``; DESIGN.md, "The six ResNet differences",
 names the paper's flags, and ``resnet_code`` (``compare_gan`` | ``sngan``) the details the paper
 did not list (see ``repro.gan.resnet``).
 """
@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from repro.errors import InputError
 from repro.gan import normalization
 from repro.gan.blocks import _find_conv, bn_attrs, conv_kind, norm_kind
 from repro.gan.resample import UPSAMPLERS, downsample2x
@@ -47,11 +48,11 @@ class GResBlock(nn.Module):
                  shortcut: str = "conv3x3"):
         super().__init__()
         if upsample is not None and upsample not in UPSAMPLERS:
-            raise ValueError(f"invalid upsample {upsample!r}; valid choices: {', '.join(UPSAMPLERS)}, None")
+            raise InputError(f"invalid upsample {upsample!r}; valid choices: {', '.join(UPSAMPLERS)}, None")
         if shortcut not in G_SHORTCUTS:
-            raise ValueError(f"invalid generator shortcut {shortcut!r}; valid choices: {', '.join(G_SHORTCUTS)}")
+            raise InputError(f"invalid generator shortcut {shortcut!r}; valid choices: {', '.join(G_SHORTCUTS)}")
         if shortcut == "identity" and (c_in != c_out or upsample is not None):
-            raise ValueError("an identity shortcut needs c_in == c_out and no upsampling")
+            raise InputError("an identity shortcut needs c_in == c_out and no upsampling")
         self.c_in, self.c_out, self.upsample = c_in, c_out, upsample
         self.bn1 = nn.BatchNorm2d(c_in, eps=bn_eps)
         self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
@@ -100,9 +101,9 @@ class DResBlock(nn.Module):
                  hidden_rule: str = "c_out"):
         super().__init__()
         if hidden_rule not in ("c_out", "c_in"):
-            raise ValueError(f"invalid hidden_rule {hidden_rule!r}; valid choices: c_out, c_in")
+            raise InputError(f"invalid hidden_rule {hidden_rule!r}; valid choices: c_out, c_in")
         if skip_rule not in SKIP_RULES:
-            raise ValueError(f"invalid skip_rule {skip_rule!r}; valid choices: {', '.join(SKIP_RULES)}")
+            raise InputError(f"invalid skip_rule {skip_rule!r}; valid choices: {', '.join(SKIP_RULES)}")
         self.c_in, self.c_out, self.downsample, self.optimized = c_in, c_out, downsample, optimized
         self.hidden_rule = "c_out" if optimized else hidden_rule  # OPT puts c_out inside
         hidden = c_out if self.hidden_rule == "c_out" else c_in

@@ -28,15 +28,25 @@ from typing import TYPE_CHECKING
 
 from torch import nn
 
+from repro import choices
+from repro.errors import InputError
 from repro.gan import normalization
-from repro.gan.blocks import (BNReLU, ConvLayer, Discriminator, FlattenLinear, Generator, GlobalPoolHead, LinearStem,
-                              OutputActivation)
+from repro.gan.blocks import (
+    BNReLU,
+    ConvLayer,
+    Discriminator,
+    FlattenLinear,
+    Generator,
+    GlobalPoolHead,
+    LinearStem,
+    OutputActivation,
+)
 from repro.gan.resblocks import DResBlock, GResBlock
 
 if TYPE_CHECKING:
     from repro.config import TrainConfig
 
-RESOLUTIONS = (16, 32, 64, 128)
+RESOLUTIONS = choices.RESOLUTIONS["resnet"]
 STEM_SIZE = 4  # the generator's linear layer outputs a 4x4 map
 BN_EPS = {False: 1e-5, True: 2e-5}  # compare_gan's gin configs (standardize_batch.epsilon) vs the EPS flag (Chainer)
 
@@ -82,7 +92,7 @@ class Schedule:
 
 def _check(resolution: int) -> int:
     if resolution not in RESOLUTIONS:
-        raise ValueError(f"unsupported resolution {resolution}; supported: {', '.join(map(str, RESOLUTIONS))}")
+        raise InputError(f"unsupported resolution {resolution}; supported: {', '.join(map(str, RESOLUTIONS))}")
     return int(math.log2(resolution))
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from repro.errors import InputError
+from repro.gan.architectures import to_unit_range
+
 
 def sample_z(n: int, z_dim: int, generator: torch.Generator) -> torch.Tensor:
     """z ~ U[-1, 1)^(n, z_dim) on the CPU from ``generator`` (compare_gan's prior)."""
@@ -18,10 +21,8 @@ def generate(generator_net: nn.Module, n: int, *, seed: int, batch_size: int = 2
     z is drawn on the CPU from ``torch.Generator(seed)`` and moved to ``device``, so the same
     seed gives the same z on every device.
     """
-    from repro.gan.architectures import to_unit_range
-
     if n < 1:
-        raise ValueError(f"number of images to generate must be >= 1, got {n}")
+        raise InputError(f"number of images to generate must be >= 1, got {n}")
     g = torch.Generator(device="cpu")
     g.manual_seed(seed)
     was_training = generator_net.training

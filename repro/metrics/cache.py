@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from repro.data import load
 from repro.io import atomic_path
 from repro.metrics.extractors.base import Extractor
 from repro.metrics.protocols import QUANTIZE_MODES, quantize_uint8
@@ -44,8 +45,6 @@ def split_stats(extractor: Extractor, split, batch_size: int = 256, quantize: st
 
 def _meta_and_path(extractor: Extractor, dataset: str, split: str, root: str, recipe: str, suffix: str,
                    quantize: str):
-    from repro.data import load
-
     check_choice("quantize", quantize, QUANTIZE_MODES)
     data = load(dataset, split, root=root, recipe=recipe)
     meta = {"version": STATS_VERSION, "extractor": extractor.name, "extractor_sha256": extractor.weights_sha256,

@@ -28,6 +28,8 @@ import numpy as np
 import torch
 
 from repro import hashing
+from repro.errors import InputError
+from repro.gan.sampling import generate
 from repro.io import write_json
 from repro.metrics.cache import real_features, real_stats
 from repro.metrics.extractors import get
@@ -35,10 +37,10 @@ from repro.metrics.extractors.base import Extractor
 from repro.metrics.fid import frechet_distance
 from repro.metrics.inception_score import inception_score
 from repro.metrics.kid import fit_subset_size, kid
-from repro.metrics.protocols import (DEFAULT_EVAL_SEEDS, N_BOOT, Protocol, get_protocol, protocol_for,
-                                     quantize_uint8)
+from repro.metrics.protocols import DEFAULT_EVAL_SEEDS, N_BOOT, Protocol, get_protocol, protocol_for, quantize_uint8
 from repro.metrics.stats import StreamingStats, stats_of
 from repro.metrics.uncertainty import fid_bootstrap_summary
+from repro.rundir import checkpoint_steps, load_generator, read_run
 
 __all__ = ["DEFAULT_EVAL_SEEDS", "N_BOOT", "SETTINGS_KEYS", "Evaluator", "evaluate_run", "prepare", "settings_sha256"]
 
@@ -97,7 +99,7 @@ def _quantize_mode(protocol: Protocol, quantize: bool | None) -> str:
     if quantize is None:
         return protocol.quantize
     if not isinstance(quantize, bool):
-        raise ValueError(f"quantize must be True, False or None (the protocol's choice), got {quantize!r}")
+        raise InputError(f"quantize must be True, False or None (the protocol's choice), got {quantize!r}")
     return "uint8" if quantize else "none"
 
 
@@ -114,7 +116,7 @@ def prepare(dataset: str, *, protocol: str = "auto", extractor: str = "auto", ex
     else:
         proto = get_protocol(protocol)
         if extractor not in ("auto", proto.extractor):
-            raise ValueError(f"protocol {proto.name} uses extractor {proto.extractor}, not {extractor}; "
+            raise InputError(f"protocol {proto.name} uses extractor {proto.extractor}, not {extractor}; "
                              f"leave the extractor out or pick the protocol that uses it")
     mode = _quantize_mode(proto, quantize)
     ext = get(proto.extractor) if extractor_weights is None else get(proto.extractor, weights=extractor_weights)
@@ -124,8 +126,6 @@ def prepare(dataset: str, *, protocol: str = "auto", extractor: str = "auto", ex
 
 
 def _generated(ev: Evaluator, net, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    from repro.gan.sampling import generate
-
     return ev.features(generate(net, n, seed=seed))
 
 
@@ -158,19 +158,17 @@ def evaluate_run(run_dir: str | Path, *, protocol: str = "auto", extractor: str 
     Raises:
         ValueError: for a diverged run, a run without checkpoints, or bad options.
     """
-    from repro.train.rundir import checkpoint_steps, load_generator, read_run
-
     run_dir = Path(run_dir)
     record = read_run(run_dir)
     if record.get("status") == "diverged":
-        raise ValueError(f"run {run_dir} diverged (run.json status 'diverged'): there is no model to evaluate")
+        raise InputError(f"run {run_dir} diverged (run.json status 'diverged'): there is no model to evaluate")
     steps = checkpoint_steps(run_dir)
     if not steps:
-        raise ValueError(f"run {run_dir} has no checkpoint to evaluate")
+        raise InputError(f"run {run_dir} has no checkpoint to evaluate")
     if num_samples is not None and (not isinstance(num_samples, int) or num_samples < 2):
-        raise ValueError(f"num_samples must be an integer >= 2 (a covariance needs 2 samples), got {num_samples!r}")
+        raise InputError(f"num_samples must be an integer >= 2 (a covariance needs 2 samples), got {num_samples!r}")
     if not isinstance(eval_seeds, int) or eval_seeds < 1:
-        raise ValueError(f"eval_seeds must be an integer >= 1, got {eval_seeds!r}")
+        raise InputError(f"eval_seeds must be an integer >= 1, got {eval_seeds!r}")
 
     net, cfg = load_generator(run_dir)
     ev = prepare(cfg.dataset, protocol=protocol, extractor=extractor, extractor_weights=extractor_weights,
@@ -219,6 +217,6 @@ def evaluate_run(run_dir: str | Path, *, protocol: str = "auto", extractor: str 
     for key, value in metrics.items():
         for v in value if isinstance(value, list) else [value]:
             if isinstance(v, float) and not math.isfinite(v):
-                raise ValueError(f"metric {key} is not finite ({v}); refusing to write metrics.json")
+                raise InputError(f"metric {key} is not finite ({v}); refusing to write metrics.json")
     write_json(out if out is not None else run_dir / "metrics.json", metrics)
     return metrics

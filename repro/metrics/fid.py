@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from scipy.linalg.blas import dtrmm as trmm
 
+from repro.errors import InputError
 from repro.metrics._checks import as_float64
 
 # Relative tolerances (relative to the largest entry / eigenvalue involved).
@@ -44,12 +45,12 @@ EPS = float(np.finfo(np.float64).eps)
 def _covariance(name: str, sigma, dim: int) -> np.ndarray:
     s = as_float64(name, sigma, 2)
     if s.shape != (dim, dim):
-        raise ValueError(f"{name} has shape {s.shape}, expected ({dim}, {dim}) to match mu1")
+        raise InputError(f"{name} has shape {s.shape}, expected ({dim}, {dim}) to match mu1")
     scale = max(float(s.max()), -float(s.min()), np.finfo(np.float64).tiny)
     diff = s - s.T
     asym = max(float(diff.max()), -float(diff.min()))
     if asym > FLOAT32_RTOL * scale:
-        raise ValueError(f"{name} is not symmetric (max |{name} - {name}.T| = {asym:.3g}, "
+        raise InputError(f"{name} is not symmetric (max |{name} - {name}.T| = {asym:.3g}, "
                          f"relative {asym / scale:.3g} > {FLOAT32_RTOL:g}, the float32 rounding tolerance)")
     if asym > FLOAT64_RTOL * scale:
         warnings.warn(f"{name} is asymmetric by {asym / scale:.3g} relative (float32 rounding?): "
@@ -76,7 +77,7 @@ def _clip_eigenvalues(name: str, eig: np.ndarray, scale: float = 0.0) -> np.ndar
     top = max(float(np.max(np.abs(eig))), scale, np.finfo(np.float64).tiny)
     lowest = float(eig.min())
     if lowest < -PSD_RTOL * top:
-        raise ValueError(f"{name} is not positive semi-definite (eigenvalue {lowest:.3g}, "
+        raise InputError(f"{name} is not positive semi-definite (eigenvalue {lowest:.3g}, "
                          f"largest magnitude {top:.3g}; relative {-lowest / top:.3g} > {PSD_RTOL:g})")
     if lowest < -FLOAT64_RTOL * top:
         warnings.warn(f"{name} has a negative eigenvalue {lowest:.3g} (relative {-lowest / top:.3g}, beyond "
@@ -203,7 +204,7 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     m1 = as_float64("mu1", mu1, 1)
     m2 = as_float64("mu2", mu2, 1)
     if m1.shape != m2.shape:
-        raise ValueError(f"mu1 and mu2 have different dimensions: {m1.shape[0]} vs {m2.shape[0]}")
+        raise InputError(f"mu1 and mu2 have different dimensions: {m1.shape[0]} vs {m2.shape[0]}")
     d = m1.shape[0]
     s1 = _covariance("sigma1", sigma1, d)
     s2 = _covariance("sigma2", sigma2, d)

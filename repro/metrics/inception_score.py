@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from repro.errors import InputError
 from repro.metrics._checks import as_float64
 from repro.registry import check_choice
 
@@ -28,7 +29,7 @@ def _kind_of(x: np.ndarray) -> str:
         return "logits"
     if np.all(np.abs(x.sum(axis=1) - 1.0) <= PROB_SUM_TOL):
         return "probs"
-    raise ValueError("kind='auto' cannot tell probabilities from logits: every entry lies in [0, 1] but the "
+    raise InputError("kind='auto' cannot tell probabilities from logits: every entry lies in [0, 1] but the "
                      f"rows do not sum to 1 within {PROB_SUM_TOL}; pass kind='probs' or kind='logits'")
 
 
@@ -42,7 +43,7 @@ def _log_probs(x: np.ndarray, kind: str) -> np.ndarray:
         return log_softmax(x, axis=1)
     sums = x.sum(axis=1, keepdims=True)
     if np.any(x < 0) or np.any(x > 1) or np.any(np.abs(sums - 1.0) > PROB_SUM_TOL):
-        raise ValueError(f"kind='probs' but the rows are not probability vectors (entries in [0, 1] "
+        raise InputError(f"kind='probs' but the rows are not probability vectors (entries in [0, 1] "
                          f"summing to 1 within {PROB_SUM_TOL})")
     # renormalise: low-precision rows (float16) sum to 1 only within their rounding
     with np.errstate(divide="ignore"):
@@ -63,10 +64,10 @@ def inception_score(probs_or_logits, splits: int = 10, *, kind: str = "auto") ->
     """
     x = as_float64("probs_or_logits", probs_or_logits, 2)
     if not isinstance(splits, (int, np.integer)) or isinstance(splits, bool) or splits < 1:
-        raise ValueError(f"splits must be an integer >= 1, got {splits!r}")
+        raise InputError(f"splits must be an integer >= 1, got {splits!r}")
     n = x.shape[0]
     if n < splits:
-        raise ValueError(f"the Inception Score over {splits} splits needs at least {splits} samples, got {n}")
+        raise InputError(f"the Inception Score over {splits} splits needs at least {splits} samples, got {n}")
     logp = _log_probs(x, kind)
     p = np.exp(logp)
     scores = []

@@ -17,6 +17,7 @@ import warnings
 
 import numpy as np
 
+from repro.errors import InputError
 from repro.metrics._checks import features
 
 
@@ -45,7 +46,7 @@ def fit_subset_size(n_real: int, n_fake: int, subset_size: int) -> int:
     """
     smaller = min(n_real, n_fake)
     if smaller < 4:
-        raise ValueError(f"KID needs at least 4 samples a side (subsets of >= 2 that differ), "
+        raise InputError(f"KID needs at least 4 samples a side (subsets of >= 2 that differ), "
                          f"got {n_real} real and {n_fake} generated")
     if subset_size < smaller:
         return int(subset_size)
@@ -71,17 +72,17 @@ def kid(feat_real, feat_fake, *, num_subsets: int = 100, subset_size: int = 1000
     x = features("feat_real", feat_real, min_rows=2)
     y = features("feat_fake", feat_fake, min_rows=2, dim=x.shape[1])
     if not isinstance(num_subsets, (int, np.integer)) or isinstance(num_subsets, bool) or num_subsets < 2:
-        raise ValueError(f"num_subsets must be an integer >= 2 (the std is over subsets), got {num_subsets!r}")
+        raise InputError(f"num_subsets must be an integer >= 2 (the std is over subsets), got {num_subsets!r}")
     if not isinstance(subset_size, (int, np.integer)) or subset_size < 2:
-        raise ValueError(f"KID subset_size must be an integer >= 2 (the unbiased estimate divides by "
+        raise InputError(f"KID subset_size must be an integer >= 2 (the unbiased estimate divides by "
                          f"m (m - 1)), got {subset_size!r}")
     m = int(subset_size)
     n_real, n_fake = x.shape[0], y.shape[0]
     if m > min(n_real, n_fake):
-        raise ValueError(f"KID subset_size {m} is larger than a set ({n_real} real, {n_fake} generated samples); "
+        raise InputError(f"KID subset_size {m} is larger than a set ({n_real} real, {n_fake} generated samples); "
                          f"use subset_size < {min(n_real, n_fake)}")
     if m == min(n_real, n_fake):
-        raise ValueError(f"KID subset_size {m} equals a set's size ({n_real} real, {n_fake} generated): every subset "
+        raise InputError(f"KID subset_size {m} equals a set's size ({n_real} real, {n_fake} generated): every subset "
                          f"of that set is the whole set, so the spread over subsets would not measure its "
                          f"sampling; use subset_size < {m}")
     rng = np.random.Generator(np.random.PCG64(seed))

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from repro.errors import InputError
 from repro.registry import Registry
 
 if TYPE_CHECKING:  # torch is imported where it is used: the CLI builds its parser without it
@@ -59,7 +60,7 @@ PROTOCOLS: Registry[Protocol] = Registry("protocol")
 
 def _register(p: Protocol) -> None:
     if p.quantize not in QUANTIZE_MODES:
-        raise ValueError(f"protocol {p.name}: quantize must be one of {QUANTIZE_MODES}, got {p.quantize!r}")
+        raise InputError(f"protocol {p.name}: quantize must be one of {QUANTIZE_MODES}, got {p.quantize!r}")
     PROTOCOLS.register(p.name, p)
 
 
@@ -101,7 +102,7 @@ def protocol_for(dataset: str, extractor: str = "auto") -> str:
     for name in PROTOCOLS:
         if PROTOCOLS.get(name).extractor == extractor:
             return name
-    raise ValueError(f"no protocol uses extractor {extractor!r}; protocols and their extractors: "
+    raise InputError(f"no protocol uses extractor {extractor!r}; protocols and their extractors: "
                      + ", ".join(f"{n} ({PROTOCOLS.get(n).extractor})" for n in PROTOCOLS))
 
 
@@ -114,6 +115,6 @@ def quantize_uint8(images: "torch.Tensor") -> "torch.Tensor":
     import torch
 
     if not torch.is_floating_point(images):
-        raise ValueError(f"images must be floating point in [0, 1], got dtype {images.dtype}")
+        raise InputError(f"images must be floating point in [0, 1], got dtype {images.dtype}")
     levels = torch.floor(images.to(torch.float32) * 255.0 + 0.5).clamp_(0.0, 255.0)
     return levels / 255.0

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from repro.errors import InputError
 from repro.io import atomic_path
 from repro.metrics._checks import features
 
@@ -30,7 +31,7 @@ class StreamingStats:
 
     def __init__(self, dim: int):
         if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool) or dim < 1:
-            raise ValueError(f"dim must be an integer >= 1, got {dim!r}")
+            raise InputError(f"dim must be an integer >= 1, got {dim!r}")
         self.dim = int(dim)
         self.count = 0
         self._mean = np.zeros(self.dim, dtype=np.float64)
@@ -57,9 +58,9 @@ class StreamingStats:
     def merge(self, other: "StreamingStats") -> "StreamingStats":
         """Add the samples summarised by ``other`` (same dim). Returns self."""
         if not isinstance(other, StreamingStats):
-            raise ValueError(f"can only merge another StreamingStats, got {type(other).__name__}")
+            raise InputError(f"can only merge another StreamingStats, got {type(other).__name__}")
         if other.dim != self.dim:
-            raise ValueError(f"cannot merge stats of dimension {other.dim} into dimension {self.dim}")
+            raise InputError(f"cannot merge stats of dimension {other.dim} into dimension {self.dim}")
         if other.count:
             self._merge_moments(other.count, other._mean.copy(), other._m2)
         return self
@@ -68,14 +69,14 @@ class StreamingStats:
     def mean(self) -> np.ndarray:
         """(dim,) float64 mean; needs at least one sample."""
         if self.count < 1:
-            raise ValueError("the mean needs at least 1 sample; these stats hold 0")
+            raise InputError("the mean needs at least 1 sample; these stats hold 0")
         return self._mean.copy()
 
     @property
     def cov(self) -> np.ndarray:
         """(dim, dim) float64 unbiased covariance (divides by N - 1, like np.cov); needs N >= 2."""
         if self.count < 2:
-            raise ValueError(f"the covariance needs at least 2 samples; these stats hold {self.count}")
+            raise InputError(f"the covariance needs at least 2 samples; these stats hold {self.count}")
         m2 = self._m2 / (self.count - 1)
         return 0.5 * (m2 + m2.T)  # exact symmetry (update is symmetric up to matmul rounding)
 
@@ -97,15 +98,15 @@ class StreamingStats:
             with np.load(path, allow_pickle=False) as data:
                 version = int(data["format_version"])
                 if version != FORMAT_VERSION:
-                    raise ValueError(f"statistics file {path} has format {version}, expected {FORMAT_VERSION}")
+                    raise InputError(f"statistics file {path} has format {version}, expected {FORMAT_VERSION}")
                 mean, m2, count = data["mean"], data["m2"], int(data["count"])
                 meta = json.loads(str(data["metadata"]))
         except FileNotFoundError:
-            raise ValueError(f"statistics file not found: {path}") from None
+            raise InputError(f"statistics file not found: {path}") from None
         except (KeyError, OSError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
-            raise ValueError(f"corrupt statistics file {path}: {exc}") from None
+            raise InputError(f"corrupt statistics file {path}: {exc}") from None
         if mean.ndim != 1 or m2.shape != (mean.shape[0], mean.shape[0]) or count < 0:
-            raise ValueError(f"corrupt statistics file {path}: mean {mean.shape}, m2 {m2.shape}, count {count}")
+            raise InputError(f"corrupt statistics file {path}: mean {mean.shape}, m2 {m2.shape}, count {count}")
         stats = cls(mean.shape[0])
         stats.count, stats._mean, stats._m2 = count, mean.astype(np.float64), m2.astype(np.float64)
         return stats, meta

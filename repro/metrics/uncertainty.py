@@ -35,6 +35,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from repro.errors import InputError
 from repro.metrics._checks import features
 from repro.metrics.fid import _one_thread, frechet_distance, sqrt_trace_product_batch
 from repro.metrics.stats import StreamingStats
@@ -109,7 +110,7 @@ def _real_side(real, dim: int, real_fixed: bool):
     """-> (features or None, mu, sigma) of the real side, checked."""
     if isinstance(real, StreamingStats) or isinstance(real, tuple):
         if not real_fixed:
-            raise ValueError("real is a set of statistics, not features: a finite real sample must be resampled "
+            raise InputError("real is a set of statistics, not features: a finite real sample must be resampled "
                              "too (pass its (N, d) features), or pass real_fixed=True when these statistics are "
                              "the population's (the interval then covers the FID against exactly them)")
         if isinstance(real, StreamingStats):
@@ -118,14 +119,14 @@ def _real_side(real, dim: int, real_fixed: bool):
             try:
                 mu, sigma = real
             except ValueError:
-                raise ValueError("real must be (N, d) features, a StreamingStats or a (mu, sigma) pair") from None
+                raise InputError("real must be (N, d) features, a StreamingStats or a (mu, sigma) pair") from None
         mu, sigma = np.asarray(mu, dtype=np.float64), np.asarray(sigma, dtype=np.float64)
         if mu.shape != (dim,):
-            raise ValueError(f"real statistics have dimension {mu.shape}, feat_fake has dimension {dim}")
+            raise InputError(f"real statistics have dimension {mu.shape}, feat_fake has dimension {dim}")
         return None, mu, sigma
     y = features("real", real, min_rows=2)
     if y.shape[1] != dim:
-        raise ValueError(f"real has feature dimension {y.shape[1]}, feat_fake has dimension {dim}")
+        raise InputError(f"real has feature dimension {y.shape[1]}, feat_fake has dimension {dim}")
     return y, y.mean(axis=0), np.cov(y, rowvar=False).reshape(dim, dim)
 
 
@@ -145,9 +146,9 @@ def fid_bootstrap_summary(feat_fake, real, n_boot: int, seed: int, level: float 
     x = features("feat_fake", feat_fake, min_rows=2)
     d = x.shape[1]
     if not isinstance(n_boot, (int, np.integer)) or isinstance(n_boot, bool) or n_boot < 2:
-        raise ValueError(f"n_boot must be an integer >= 2, got {n_boot!r}")
+        raise InputError(f"n_boot must be an integer >= 2, got {n_boot!r}")
     if not (isinstance(level, (int, float)) and 0.0 < level < 1.0):
-        raise ValueError(f"level must lie in (0, 1), got {level!r}")
+        raise InputError(f"level must lie in (0, 1), got {level!r}")
     y, mu_r, sigma_r = _real_side(real, d, real_fixed)
     mu_f, sigma_f = x.mean(axis=0), np.cov(x, rowvar=False).reshape(d, d)
     point = frechet_distance(mu_f, sigma_f, mu_r, sigma_r)  # also checks the real statistics
@@ -192,8 +193,8 @@ def evaluation_noise(fid_of_seed: Callable[[int], float], seeds: Sequence[int]) 
     """
     seeds = list(seeds)
     if len(seeds) < 2:
-        raise ValueError(f"evaluation noise needs at least 2 evaluation seeds, got {len(seeds)}")
+        raise InputError(f"evaluation noise needs at least 2 evaluation seeds, got {len(seeds)}")
     if len(set(seeds)) != len(seeds):
-        raise ValueError(f"evaluation seeds must be distinct, got {seeds}")
+        raise InputError(f"evaluation seeds must be distinct, got {seeds}")
     values = np.array([float(fid_of_seed(s)) for s in seeds])
     return {"mean": float(values.mean()), "std": float(values.std(ddof=1)), "values": values.tolist()}

@@ -29,6 +29,8 @@ from typing import Sequence
 
 import numpy as np
 
+from repro.errors import InputError
+
 ALPHA = 0.05
 POWER = 0.80
 MIN_SEEDS = 3
@@ -42,7 +44,7 @@ _MAX_SEEDS = 100_000
 
 @dataclass(frozen=True)
 class Comparison:
-    """``report.json``'s ``comparison`` (schema in :mod:`repro.schema`)."""
+    """``report.json``'s ``comparison`` (schema in :mod:`repro.audit.schema`)."""
 
     variant: str
     baseline_variant: str
@@ -141,14 +143,14 @@ def compare_seeds(variant_fids: Sequence[float], baseline_fids: Sequence[float],
     a = np.asarray(variant_fids, dtype=np.float64).reshape(-1)
     b = np.asarray(baseline_fids, dtype=np.float64).reshape(-1)
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
-        raise ValueError("FIDs must be finite numbers")
+        raise InputError("FIDs must be finite numbers")
     if not 0.0 < level < 1.0:
-        raise ValueError(f"level must lie in (0, 1), got {level!r}")
+        raise InputError(f"level must lie in (0, 1), got {level!r}")
     alpha = 1.0 - level
     if min_effect is None and b.size:
         min_effect = DEFAULT_MIN_EFFECT_REL * abs(float(b.mean()))
     if min_effect is not None and not (math.isfinite(min_effect) and min_effect > 0):
-        raise ValueError(f"min_effect must be a finite number > 0 (FID units), got {min_effect!r}")
+        raise InputError(f"min_effect must be a finite number > 0 (FID units), got {min_effect!r}")
     common = dict(variant=variant, baseline_variant=baseline_variant, n_seeds_variant=int(a.size),
                   n_seeds_baseline=int(b.size), min_effect=min_effect)
     if a.size < 2 or b.size < 2:
@@ -218,7 +220,7 @@ def drift_band(base_mean: float, *, eval_std: float | None, nondet_std: float | 
     """
     n_new = n_seeds if n_seeds_new is None else n_seeds_new
     if n_seeds < 1 or n_new < 1:
-        raise ValueError(f"n_seeds must be >= 1, got {n_seeds} and {n_new}")
+        raise InputError(f"n_seeds must be >= 1, got {n_seeds} and {n_new}")
     per_seed = (eval_std or 0.0) ** 2 + (nondet_std or 0.0) ** 2 + (platform_std or 0.0) ** 2
     scale = 1.0 / n_seeds + 1.0 / n_new
     noise = math.sqrt(scale * per_seed)

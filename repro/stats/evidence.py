@@ -1,6 +1,6 @@
 """Independent evidence from an audit's runs: bit-identical runs collapse, seeds are the unit.
 
-A run row (see :mod:`repro.schema`) carries ``variant``, ``mode``, ``seed``, ``replicate``,
+A run row (see :mod:`repro.audit.schema`) carries ``variant``, ``mode``, ``seed``, ``replicate``,
 ``perturb``, ``status``, ``final_param_hash``, ``fid`` and optionally ``fid_eval_values`` (FID
 under each evaluation seed). Runs of one seed with the same final parameter hash are the same
 model: one observation, however many times it was trained. A seed's observation is its
@@ -13,6 +13,8 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
+
+from repro.errors import InputError
 
 PER_SEED = ("deterministic", "nondeterministic-mean")
 
@@ -81,7 +83,7 @@ def seed_evidence(runs: Iterable[Mapping[str, Any]], variant: str, *,
     variant: they measure the perturbation.
     """
     if per_seed not in PER_SEED:
-        raise ValueError(f"invalid per_seed={per_seed!r}; valid choices: {', '.join(PER_SEED)}")
+        raise InputError(f"invalid per_seed={per_seed!r}; valid choices: {', '.join(PER_SEED)}")
     by_seed: dict[int, list[Mapping[str, Any]]] = {}
     for row in runs:
         if row["variant"] == variant and usable(row):

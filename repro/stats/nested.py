@@ -32,6 +32,8 @@ from typing import Sequence
 
 import numpy as np
 
+from repro.errors import InputError
+
 LEVELS = ("seed", "replicate", "evaluation")
 DEFAULT_BOOT = 2000
 
@@ -77,18 +79,18 @@ Design = Sequence[Sequence[Sequence[float]]]  # seeds -> runs -> evaluation valu
 
 def _check(design: Design) -> list[list[np.ndarray]]:
     if len(design) == 0:
-        raise ValueError("the nested design is empty: at least one seed with one run and one value is needed")
+        raise InputError("the nested design is empty: at least one seed with one run and one value is needed")
     out = []
     for i, runs in enumerate(design):
         if len(runs) == 0:
-            raise ValueError(f"seed {i} of the nested design has no run")
+            raise InputError(f"seed {i} of the nested design has no run")
         group = []
         for j, values in enumerate(runs):
             v = np.asarray(values, dtype=np.float64).reshape(-1)
             if v.size == 0:
-                raise ValueError(f"run {j} of seed {i} has no value")
+                raise InputError(f"run {j} of seed {i} has no value")
             if not np.all(np.isfinite(v)):
-                raise ValueError(f"run {j} of seed {i} has a non-finite value: {v.tolist()}")
+                raise InputError(f"run {j} of seed {i} has a non-finite value: {v.tolist()}")
             group.append(v)
         out.append(group)
     return out
@@ -178,7 +180,7 @@ def decompose(design: Design, *, n_boot: int = DEFAULT_BOOT, seed: int = 0, leve
     """
     groups = _check(design)
     if not 0.0 < level < 1.0:
-        raise ValueError(f"level must lie in (0, 1), got {level!r}")
+        raise InputError(f"level must lie in (0, 1), got {level!r}")
     m = _moments(groups)
     raw = _solve(m)
     boot = None

@@ -25,6 +25,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from repro.errors import InputError
 from repro.study import space
 
 JOURNAL = "optuna.journal"
@@ -34,7 +35,7 @@ def _optuna():
     try:
         import optuna
     except ImportError as exc:  # pragma: no cover - depends on the install
-        raise ValueError("--space table2 needs Optuna: pip install 'repro[study]'") from exc
+        raise InputError("--space table2 needs Optuna: pip install 'repro[study]'") from exc
     optuna.logging.set_verbosity(logging.WARNING)
     return optuna
 

@@ -42,6 +42,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from repro.errors import InputError
 from repro.stats import compare_seeds
 from repro.study import space
 
@@ -73,31 +74,31 @@ def _levels(value: Any) -> tuple[str, ...]:
 def parse(doc: Any, origin: str = "claims") -> list[Claim]:
     """Claims from a parsed YAML document; any malformed entry is a ``ValueError`` naming it."""
     if not isinstance(doc, dict) or not isinstance(doc.get("claims"), list) or not doc["claims"]:
-        raise ValueError(f"{origin}: expected a mapping with a non-empty list 'claims:'")
+        raise InputError(f"{origin}: expected a mapping with a non-empty list 'claims:'")
     out, seen = [], set()
     for i, c in enumerate(doc["claims"]):
         where = f"{origin}: claim {i + 1}" + (f" ({c.get('id')})" if isinstance(c, dict) and c.get("id") else "")
         if not isinstance(c, dict):
-            raise ValueError(f"{where}: expected a mapping")
+            raise InputError(f"{where}: expected a mapping")
         missing = sorted({"id", "text", "source", "factor", "a", "b", "expect"} - set(c))
         unknown = sorted(set(c) - _KEYS)
         if missing or unknown:
-            raise ValueError(f"{where}: " + "; ".join(
+            raise InputError(f"{where}: " + "; ".join(
                 ([f"missing key(s) {', '.join(missing)}"] if missing else [])
                 + ([f"unknown key(s) {', '.join(unknown)}"] if unknown else []))
                 + f" (keys: {', '.join(sorted(_KEYS))})")
         if c["factor"] not in FACTORS:
-            raise ValueError(f"{where}: unknown factor {c['factor']!r}; valid factors: {', '.join(FACTORS)}")
+            raise InputError(f"{where}: unknown factor {c['factor']!r}; valid factors: {', '.join(FACTORS)}")
         if c["expect"] not in EXPECTS:
-            raise ValueError(f"{where}: unknown expect {c['expect']!r}; valid: {', '.join(EXPECTS)}")
+            raise InputError(f"{where}: unknown expect {c['expect']!r}; valid: {', '.join(EXPECTS)}")
         agg = c.get("aggregate", "median")
         if agg not in AGGREGATES:
-            raise ValueError(f"{where}: unknown aggregate {agg!r}; valid: {', '.join(AGGREGATES)}")
+            raise InputError(f"{where}: unknown aggregate {agg!r}; valid: {', '.join(AGGREGATES)}")
         cond = c.get("where") or {}
         if not isinstance(cond, dict) or any(k not in FACTORS for k in cond):
-            raise ValueError(f"{where}: 'where' must map factors ({', '.join(FACTORS)}) to levels")
+            raise InputError(f"{where}: 'where' must map factors ({', '.join(FACTORS)}) to levels")
         if c["id"] in seen:
-            raise ValueError(f"{where}: duplicate id {c['id']!r}")
+            raise InputError(f"{where}: duplicate id {c['id']!r}")
         seen.add(c["id"])
         out.append(Claim(str(c["id"]), str(c["text"]), str(c["source"]), c["factor"], _levels(c["a"]),
                          _levels(c["b"]), c["expect"], {k: str(v) for k, v in cond.items()}, agg))
@@ -109,11 +110,11 @@ def load(path: str | Path) -> list[Claim]:
 
     path = Path(path)
     if not path.exists():
-        raise ValueError(f"claims file {path} does not exist (the paper's claims: claims/kurach2019.yaml)")
+        raise InputError(f"claims file {path} does not exist (the paper's claims: claims/kurach2019.yaml)")
     try:
         doc = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML ({exc})") from None
+        raise InputError(f"{path}: not valid YAML ({exc})") from None
     return parse(doc, str(path))
 
 
@@ -188,7 +189,7 @@ class Verdict:
 def evaluate_claim(claim: Claim, trials: list[Mapping[str, Any]], *, min_effect: float | None = None) -> Verdict:
     why = untestable(claim, trials)
     if why:
-        raise ValueError(why)
+        raise InputError(why)
     side_a, side_b = _side(trials, claim, claim.a), _side(trials, claim, claim.b)
     obs_a, obs_b = per_seed(side_a, claim.aggregate), per_seed(side_b, claim.aggregate)
     c = compare_seeds(list(obs_a.values()), list(obs_b.values()), variant=f"{claim.factor}={'|'.join(claim.a)}",

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
+from repro.executor.plan_cost import cost_model, run_costs
 from repro.study import runner
 from repro.study.spec import StudySpec
 
@@ -59,8 +60,6 @@ def plan(spec: StudySpec, *, step_time_1: float | None = None, step_time_5: floa
     by_ndis = dict(sorted(Counter(cfg.n_dis for _, cfg in runs).items()))
     hours, wall = None, {}
     if step_time_1 is not None:
-        from repro.executor.plan_cost import cost_model, run_costs
-
         costs = []
         for n in by_ndis:
             group = [(rid, cfg) for rid, cfg in runs if cfg.n_dis == n]

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from repro import io
+from repro.errors import InputError
 from repro.study import space
 
 TOP_FRACTION = 0.05
@@ -39,7 +40,7 @@ def expected_min(values: list[float], k: int) -> float:
     v = sorted(values)
     n = len(v)
     if not 1 <= k <= n:
-        raise ValueError(f"k must lie in [1, {n}], got {k}")
+        raise InputError(f"k must lie in [1, {n}], got {k}")
     total = math.comb(n, k)
     return sum(x * math.comb(n - i, k - 1) for i, x in enumerate(v, start=1)) / total
 

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from repro import io
+from repro import io, rundir
+from repro.errors import InputError
 from repro.study import space
 
 RESULTS_FILE = "results.json"
@@ -46,8 +47,6 @@ class Trial:
 
 def run_row(out: Path, trial: Trial, seed: int) -> dict[str, Any]:
     """The row of one run, read from its directory (status ``missing`` when it has not run)."""
-    from repro.train import rundir
-
     d = trial.run_dir(out, seed)
     row: dict[str, Any] = {"trial": trial.trial_id, "variant": trial.variant, "setting": trial.setting,
                            "round": trial.round, "seed": seed, "run_dir": str(d.relative_to(out))}
@@ -124,11 +123,11 @@ def read(path: Path) -> dict[str, Any]:
     if path.is_dir():
         path = path / RESULTS_FILE
     if not path.exists():
-        raise ValueError(f"{path} does not exist: run `repro study --out DIR` first (a study directory holds "
+        raise InputError(f"{path} does not exist: run `repro study --out DIR` first (a study directory holds "
                          f"{RESULTS_FILE})")
     doc = io.read_json(path, "study results")
     if doc.get("schema") != RESULTS_SCHEMA:
-        raise ValueError(f"{path} is not a study results file (schema {doc.get('schema')!r}, "
+        raise InputError(f"{path} is not a study results file (schema {doc.get('schema')!r}, "
                          f"expected {RESULTS_SCHEMA!r})")
     return doc
 

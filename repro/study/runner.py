@@ -8,20 +8,19 @@ sampler state is Optuna's journal (:mod:`repro.study.bo`).
 
 from __future__ import annotations
 
-import sys
+import logging
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from repro import lock
+from repro import lock, rundir
+from repro.errors import InputError
 from repro.executor import EvalTask, TrainTask, describe
 from repro.gan import presets
 from repro.study import bo, results, space
 from repro.study.results import Trial
 from repro.study.spec import StudySpec, write_or_check
 
-
-def _log(msg: str) -> None:
-    print(f"[study] {msg}", file=sys.stderr, flush=True)
+log = logging.getLogger(__name__)
 
 
 def config(spec: StudySpec, trial: Trial, seed: int):
@@ -45,7 +44,7 @@ def check(spec: StudySpec) -> None:
     if spec.space == "table1":
         trials = table1_trials(spec)
         if not trials:
-            raise ValueError("the study's space is empty: no (variant, setting) pair to train")
+            raise InputError("the study's space is empty: no (variant, setting) pair to train")
         for t in trials:
             config(spec, t, spec.seeds[0])  # validates every field
     else:
@@ -55,8 +54,6 @@ def check(spec: StudySpec) -> None:
 
 def train_and_score(spec: StudySpec, out: Path, trials: Sequence[Trial], executor) -> None:
     """Train every run of ``trials`` that has not finished, then score every completed unscored run."""
-    from repro.train import rundir
-
     todo = []
     for t in trials:
         for seed in spec.seeds:
@@ -68,8 +65,8 @@ def train_and_score(spec: StudySpec, out: Path, trials: Sequence[Trial], executo
                                   resume=True, force=False,
                                   meta={"variant": t.variant, "study_trial": t.trial_id, "setting": t.setting}))
     if todo:
-        _log(f"training {len(todo)} run(s)")
-        executor.train(todo, on_done=lambda t, record: _log(f"{t.run_id}: {describe(record)}"))
+        log.info(f"training {len(todo)} run(s)")
+        executor.train(todo, on_done=lambda t, record: log.info(f"{t.run_id}: {describe(record)}"))
     evals = []
     for t in trials:
         for seed in spec.seeds:
@@ -79,8 +76,8 @@ def train_and_score(spec: StudySpec, out: Path, trials: Sequence[Trial], executo
                 evals.append(EvalTask(run_id=f"{t.trial_id}/seed{seed}", run_dir=d, out=d / rundir.METRICS,
                                       settings={"eval_seeds": spec.eval_seeds, "n_boot": spec.n_boot}))
     if evals:
-        _log(f"scoring {len(evals)} run(s)")
-        executor.evaluate(evals, on_done=lambda t, m: _log(f"{t.run_id}: FID {m['fid']:.4g}"))
+        log.info(f"scoring {len(evals)} run(s)")
+        executor.evaluate(evals, on_done=lambda t, m: log.info(f"{t.run_id}: FID {m['fid']:.4g}"))
 
 
 def run_study(spec: StudySpec, out: str | Path, executor, *,
@@ -125,7 +122,7 @@ def _bayesian(spec: StudySpec, out: Path, executor, on_round) -> list[Trial]:
     # trials an interruption left started but not told
     pending = [(v, n, table2_trial(v, n, p, r)) for v in spec.variants for n, p, r in bo.unfinished(studies[v], penalty[v])]
     if pending:
-        _log(f"resuming {len(pending)} unfinished trial(s)")
+        log.info(f"resuming {len(pending)} unfinished trial(s)")
         finish(pending)
     while True:
         done = {v: len(bo.finished(studies[v])) for v in spec.variants}
@@ -141,7 +138,7 @@ def _bayesian(spec: StudySpec, out: Path, executor, on_round) -> list[Trial]:
                                      n_startup=spec.round_size):
                 number = bo.start(studies[v], params, penalty[v], round_index)
                 batch.append((v, number, table2_trial(v, number, params, round_index)))
-        _log(f"round {round_index + 1}/{spec.rounds}: {len(batch)} trial(s)")
+        log.info(f"round {round_index + 1}/{spec.rounds}: {len(batch)} trial(s)")
         finish(batch)
         if on_round:
             on_round(round_index)

@@ -1,6 +1,6 @@
 """What a study varies: the variants (presets), and the hyperparameter space (Table 1 or Table 2).
 
-Table 1 (grid, :mod:`repro.gan.hparams`): 24 named settings of lr, lambda (``penalty_weight``),
+Table 1 (grid, :mod:`repro.hparams`): 24 named settings of lr, lambda (``penalty_weight``),
 beta1, beta2 and n_dis. Table 2 (Kurach et al. 2019; DESIGN.md "Hyperparameters"): the ranges
 sequential Bayesian optimisation searched, lr in [1e-5, 1e-2] (log), lambda in [1e-4, 10] (log)
 for the L2 penalty and [0.1, 100] (log) for the others, beta1 and beta2 in [0, 1]. The issue and
@@ -16,7 +16,9 @@ import fnmatch
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from repro.gan import hparams, presets
+from repro import hparams
+from repro.errors import InputError
+from repro.gan import presets
 from repro.registry import suggest
 
 SPACES = ("table1", "table2")
@@ -42,8 +44,8 @@ class Setting:
 
 def table1(pattern: str | Iterable[str] = "*") -> list[Setting]:
     """The Table 1 settings whose names match ``pattern`` (a glob, or a list of names/globs), in
-    :data:`repro.gan.hparams.TABLE1` order. No match is a ``ValueError`` naming the 24 settings."""
-    names = select(pattern, hparams.names(), "Table 1 setting", listing="repro.gan.hparams.names()")
+    :data:`repro.hparams.TABLE1` order. No match is a ``ValueError`` naming the 24 settings."""
+    names = select(pattern, hparams.names(), "Table 1 setting", listing="repro.hparams.names()")
     return [Setting(n, hparams.fields(n)) for n in names]
 
 
@@ -74,7 +76,7 @@ def select(pattern: str | Iterable[str], names: Iterable[str], kind: str, *, lis
     patterns = [p.strip() for p in (pattern.split(",") if isinstance(pattern, str) else pattern)]
     patterns = [p for p in patterns if p]
     if not patterns:
-        raise ValueError(f"empty {kind} list: give at least one name or glob")
+        raise InputError(f"empty {kind} list: give at least one name or glob")
     chosen: set[str] = set()
     for pat in patterns:
         hits = [n for n in names if fnmatch.fnmatchcase(n, pat)]
@@ -82,7 +84,7 @@ def select(pattern: str | Iterable[str], names: Iterable[str], kind: str, *, lis
             close = suggest(pat.replace("*", "").replace("?", ""), names)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
             shown = ", ".join(names) if len(names) <= 30 else f"{len(names)} names ({listing} lists them)"
-            raise ValueError(f"no {kind} matches {pat!r}{hint}; {kind}s that exist: {shown}")
+            raise InputError(f"no {kind} matches {pat!r}{hint}; {kind}s that exist: {shown}")
         chosen.update(hits)
     return [n for n in names if n in chosen]
 

@@ -4,7 +4,7 @@ Layout of a study directory::
 
     study.json              this spec (written once; a resume with another spec is refused)
     optuna.journal          Table 2 only: Optuna's journal storage (every ask and tell, append-only)
-    runs/<trial>/seed<k>/   one run directory per (trial, seed) (repro.train.rundir)
+    runs/<trial>/seed<k>/   one run directory per (trial, seed) (repro.rundir)
     results.json            one row per run (repro.study.results), rewritten after each round
     study.md, figures/, plots/, claims.*   the report (repro.study.report, repro claims)
 """
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from repro import io
+from repro.errors import InputError
 from repro.study import space
 
 SPEC_FILE = "study.json"
@@ -48,19 +49,19 @@ class StudySpec:
 
     def __post_init__(self):
         if self.space not in space.SPACES:
-            raise ValueError(f"unknown space {self.space!r}; valid spaces: {', '.join(space.SPACES)}")
+            raise InputError(f"unknown space {self.space!r}; valid spaces: {', '.join(space.SPACES)}")
         if not self.variants:
-            raise ValueError("a study needs at least one variant")
+            raise InputError("a study needs at least one variant")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"seeds must be a non-empty list of distinct integers, got {list(self.seeds)}")
+            raise InputError(f"seeds must be a non-empty list of distinct integers, got {list(self.seeds)}")
         if self.steps < 1:
-            raise ValueError(f"steps must be >= 1, got {self.steps}")
+            raise InputError(f"steps must be >= 1, got {self.steps}")
         if self.space == "table2":
             if self.trials < 1 or self.rounds < 1 or self.rounds > self.trials:
-                raise ValueError(f"table2 needs --trials N >= 1 and 1 <= --rounds R <= N, got trials={self.trials}, "
+                raise InputError(f"table2 needs --trials N >= 1 and 1 <= --rounds R <= N, got trials={self.trials}, "
                                  f"rounds={self.rounds}")
         if self.eval_seeds < 1 or self.n_boot < 1:
-            raise ValueError("eval_seeds and n_boot must be >= 1")
+            raise InputError("eval_seeds and n_boot must be >= 1")
 
     @property
     def round_size(self) -> int:
@@ -76,7 +77,7 @@ class StudySpec:
     def from_dict(cls, d: dict[str, Any]) -> "StudySpec":
         d = dict(d)
         if d.pop("schema", None) != SPEC_SCHEMA:
-            raise ValueError(f"not a {SPEC_SCHEMA} study spec")
+            raise InputError(f"not a {SPEC_SCHEMA} study spec")
         for key in ("variants", "settings", "seeds"):
             d[key] = tuple(d[key])
         d["overrides"] = tuple(sorted(d.get("overrides", {}).items()))
@@ -92,7 +93,7 @@ def write_or_check(spec: StudySpec, out: Path) -> None:
         if old != spec:
             a, b = old.to_dict(), spec.to_dict()
             diffs = ", ".join(f"{k}: study has {a[k]!r}, asked {b[k]!r}" for k in a if a[k] != b.get(k))
-            raise ValueError(f"{out} holds another study ({diffs}); resume it with the same options or choose "
+            raise InputError(f"{out} holds another study ({diffs}); resume it with the same options or choose "
                              "another --out")
         return
     io.write_json(path, spec.to_dict())

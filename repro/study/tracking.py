@@ -1,34 +1,31 @@
-"""MLflow logging of a study: one parent run, one nested run per trial (the store of repro.tracking)."""
+"""MLflow logging of a study: one parent run, one nested run per trial (the store of :mod:`repro.mlflow_store`)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
+
+from repro import mlflow_store
+from repro.mlflow_store import flat_params
 
 EXPERIMENT = "repro-study"
 
 
 def log_study(doc: dict[str, Any], out: Path, verdicts: list[dict[str, Any]] | None = None) -> str:
     """Log ``results.json``'s content ``doc``, the report under ``out`` and claim verdicts; return the parent run id."""
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    import mlflow
-
-    from repro.tracking import _flat_params, tracking_uri
-
-    mlflow.set_tracking_uri(tracking_uri())
-    mlflow.set_experiment(EXPERIMENT)
+    mlflow_store.use_experiment(EXPERIMENT)
+    import mlflow  # lazy: seconds to import, and only logging needs it
     spec = doc["spec"]
     with mlflow.start_run(run_name=f"study {spec['space']} {spec['dataset']} ({len(spec['variants'])} variants)") as parent:
         mlflow.set_tags({"repro.kind": "study", "space": spec["space"], "dataset": spec["dataset"]})
-        mlflow.log_params(_flat_params({k: v for k, v in spec.items() if k != "overrides"}))
+        mlflow.log_params(flat_params({k: v for k, v in spec.items() if k != "overrides"}))
         if doc.get("worst_fid") is not None:
             mlflow.log_metric("worst_fid", doc["worst_fid"])
         for t in doc["trials"]:
             with mlflow.start_run(run_name=t["trial"], nested=True):
                 mlflow.set_tags({"repro.kind": "study-trial", "variant": t["variant"], "setting": t["setting"],
                                  "statuses": ",".join(t["statuses"])})
-                mlflow.log_params(_flat_params({k: t[k] for k in ("loss", "d_norm", "penalty", "architecture",
+                mlflow.log_params(flat_params({k: t[k] for k in ("loss", "d_norm", "penalty", "architecture",
                                                                   "flags", "lr", "penalty_weight", "beta1",
                                                                   "beta2", "n_dis", "round")}))
                 metrics = {"n_diverged": float(t["n_diverged"])}

@@ -1,4 +1,4 @@
-"""Training runs: ``train(cfg, out_dir)`` writes a run directory (see ``repro.train.rundir``)."""
+"""Training runs: ``train(cfg, out_dir)`` writes a run directory (see ``repro.rundir``)."""
 
 from repro.train.run import EXIT_COMPLETED, EXIT_DIVERGED, train
 

@@ -25,7 +25,8 @@ import torch
 
 from repro import data, hashing
 from repro.config import TrainConfig, to_dict
-from repro.determinism import derive_seed, resolve_device, seed_globals, torch_generator
+from repro.determinism import derive_seed, resolve_device, seed_globals, sync_inductor, torch_generator
+from repro.errors import InputError
 from repro.gan import architectures, batching, losses, penalties
 from repro.gan.sampling import sample_z
 
@@ -59,7 +60,7 @@ class Trainer:
         self.data = data_split or data.load(cfg.dataset, "train", root=cfg.data_root, recipe=cfg.recipe)
         expected = (cfg.channels, cfg.resolution, cfg.resolution)
         if tuple(self.data.shape) != expected:
-            raise ValueError(
+            raise InputError(
                 f"dataset {cfg.dataset!r} gives images of shape {tuple(self.data.shape)} (C, H, W) but the config "
                 f"asks for channels={cfg.channels}, resolution={cfg.resolution}; set them to match "
                 f"(e.g. --set channels={self.data.shape[0]} --set resolution={self.data.shape[1]})")
@@ -254,8 +255,6 @@ class EagerAdam(torch.optim.Adam):
 
 def compile_models(trainer: Trainer, mode: str) -> None:
     """``torch.compile`` G and D in place (``nn.Module.compile``: state_dict keys and hashes unchanged)."""
-    from repro.determinism import sync_inductor
-
     sync_inductor()  # Inductor's own deterministic flag follows the mode before anything compiles
     options = {} if mode == "default" else {"mode": mode}
     trainer.G.compile(**options)
@@ -278,7 +277,6 @@ def speed_settings(cfg: TrainConfig) -> dict[str, Any]:
     if cfg.compile != defaults.compile:
         from importlib import metadata
 
-        from repro.determinism import sync_inductor
 
         sync_inductor()
         out["compile"] = cfg.compile

@@ -9,22 +9,24 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import signal
 import statistics
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from repro import fingerprint, io, lock
+from repro import fingerprint, io, lock, rundir
 from repro.config import TrainConfig, diff, to_dict
 from repro.determinism import execution_mode
-from repro.train import rundir
+from repro.errors import InputError
 from repro.train.loop import Diverged, Trainer, speed_settings
 from repro.train.progress import Progress
 from repro.train.steps import Stepper
+
+log = logging.getLogger(__name__)
 
 EXIT_COMPLETED = 0
 EXIT_DIVERGED = 3  # documented in README and `repro train --help`
@@ -40,10 +42,6 @@ FAULTS = ("kill-after-step", "kill-in-checkpoint", "kill-before-publish", "enosp
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _log(msg: str) -> None:
-    print(f"[train] {msg}", file=sys.stderr, flush=True)
 
 
 def _fault(kind: str, step: int) -> None:
@@ -63,24 +61,24 @@ def _inspect(cfg: TrainConfig, out: Path, resume: bool, force: bool) -> tuple[di
         return None, False
     foreign = rundir.foreign_files(out)
     if foreign:
-        raise ValueError(f"{out} is not a run directory: it holds {', '.join(foreign)} but no {rundir.MARKER}, "
+        raise InputError(f"{out} is not a run directory: it holds {', '.join(foreign)} but no {rundir.MARKER}, "
                          "so no repro run wrote them; refusing to overwrite or delete them (--force only removes "
                          "what a run wrote): choose another --out")
     if not (out / rundir.CONFIG).exists():
         leftovers = [n for n in rundir.RUN_FILES if n != rundir.MARKER and (out / n).exists()]
         if rundir.CHECKPOINTS in leftovers and not force:
-            raise ValueError(f"{out} holds checkpoints but no {rundir.CONFIG}; refusing to guess (use --force)")
+            raise InputError(f"{out} holds checkpoints but no {rundir.CONFIG}; refusing to guess (use --force)")
         return None, bool(leftovers)
     if force and not resume:
         return None, True
     previous = rundir.read_config(out)
     if not resume:
-        raise ValueError(f"{out} already holds a run (its config is {out / rundir.CONFIG}); "
+        raise InputError(f"{out} already holds a run (its config is {out / rundir.CONFIG}); "
                          "pass --resume to continue it or --force to replace it")
     differing = diff(previous, cfg)
     if differing:
         fields = ", ".join(f"{k}: run has {a!r}, asked {b!r}" for k, (a, b) in differing.items())
-        raise ValueError(f"cannot resume {out} with a different config; differing fields: {fields}")
+        raise InputError(f"cannot resume {out} with a different config; differing fields: {fields}")
     try:
         return rundir.read_run(out), False
     except ValueError:
@@ -104,20 +102,20 @@ def continue_or_restart(cfg: TrainConfig, out_dir: str | os.PathLike) -> tuple[b
     try:
         previous = rundir.read_config(out)
     except ValueError as exc:
-        _log(f"restarting {out}: its config cannot be read ({exc})")
+        log.info(f"restarting {out}: its config cannot be read ({exc})")
         return False, True
     differing = diff(previous, cfg)
     if differing:
-        _log(f"restarting {out}: it holds a run of another config ({', '.join(differing)} differ)")
+        log.info(f"restarting {out}: it holds a run of another config ({', '.join(differing)} differ)")
         return False, True
     try:
         status = rundir.read_run(out).get("status")
     except ValueError:
         status = "failed"  # killed before run.json was first written
     if status in ("completed", "diverged"):
-        _log(f"restarting {out}: it holds a finished run ({status}) that the pipeline asked to run again")
+        log.info(f"restarting {out}: it holds a finished run ({status}) that the pipeline asked to run again")
         return False, True
-    _log(f"resuming {out} ({status}) from its last checkpoint (step {(rundir.checkpoint_steps(out) or [0])[-1]})")
+    log.info(f"resuming {out} ({status}) from its last checkpoint (step {(rundir.checkpoint_steps(out) or [0])[-1]})")
     return True, False
 
 
@@ -146,7 +144,7 @@ def _train_locked(cfg: TrainConfig, out: Path, resume: bool, force: bool, progre
                   meta: dict[str, Any] | None, step_callback: Callable[[Trainer], None] | None) -> dict[str, Any]:
     removed = io.clean_temp_files(out) + io.clean_temp_files(out / rundir.CHECKPOINTS)
     if removed:
-        _log(f"removed {len(removed)} temp file(s) of killed writes in {out}: {', '.join(p.name for p in removed)}")
+        log.info(f"removed {len(removed)} temp file(s) of killed writes in {out}: {', '.join(p.name for p in removed)}")
     previous, replace = _inspect(cfg, out, resume, force)
     if previous and previous.get("status") in ("completed", "diverged"):
         return previous
@@ -157,7 +155,7 @@ def _train_locked(cfg: TrainConfig, out: Path, resume: bool, force: bool, progre
         if replace:
             kept = rundir.remove_run(out)
             if kept:
-                _log(f"--force kept what no run wrote in {out}: {', '.join(kept)}")
+                log.info(f"--force kept what no run wrote in {out}: {', '.join(kept)}")
         if not (out / rundir.MARKER).exists():
             rundir.write_marker(out)
         io.write_json(out / rundir.CONFIG, to_dict(cfg))
@@ -195,7 +193,7 @@ def _restore_verified(trainer: Trainer, out: Path) -> list[dict[str, Any]]:
             trainer.restore(rundir.load_checkpoint(out, step, verify=False))
             bad = rundir.differing_tensors(rundir.read_hashes(out, step), trainer.named_digests())
             if bad:
-                raise ValueError(f"{len(bad)} tensor(s) differ from its hashes ({', '.join(bad[:3])}"
+                raise InputError(f"{len(bad)} tensor(s) differ from its hashes ({', '.join(bad[:3])}"
                                  + (" ..." if len(bad) > 3 else "") + ")")
         except (ValueError, KeyError, RuntimeError, TypeError) as exc:
             failures.append({"step": step, "reason": f"{exc}"})
@@ -204,11 +202,11 @@ def _restore_verified(trainer: Trainer, out: Path) -> list[dict[str, Any]]:
             for path in (rundir.checkpoint_path(out, failed["step"]), rundir.hashes_path(out, failed["step"])):
                 if path.exists():
                     os.replace(path, path.with_name(path.name + ".rejected"))
-            _log(f"checkpoint step {failed['step']} of {out} failed verification ({failed['reason']}); "
+            log.info(f"checkpoint step {failed['step']} of {out} failed verification ({failed['reason']}); "
                  f"renamed it *.rejected and resumed from the verified checkpoint of step {step}")
         return failures
     if failures:
-        raise ValueError(f"no checkpoint of {out} verifies against its hashes, nothing to resume from: "
+        raise InputError(f"no checkpoint of {out} verifies against its hashes, nothing to resume from: "
                          + "; ".join(f"step {f['step']}: {f['reason']}" for f in failures)
                          + " (replace the run with --force to train it again)")
     return failures

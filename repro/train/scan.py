@@ -8,6 +8,7 @@ from typing import Any
 
 from repro.config import TrainConfig
 from repro.determinism import execution_mode
+from repro.train.loop import Trainer
 
 # PyTorch's wording when warn_only=True meets an op without a deterministic kernel, e.g.
 # "adaptive_avg_pool2d_backward_cuda does not have a deterministic implementation, but you set ..."
@@ -20,8 +21,6 @@ def scan(cfg: TrainConfig, steps: int = 1) -> dict[str, Any]:
     Returns ``{"device", "ops": [{"op", "message"}], "note"}``: every distinct op that
     warned. On a CPU none is expected; the note says that the result is a CPU result.
     """
-    from repro.train.loop import Trainer
-
     found: dict[str, str] = {}
     with execution_mode("deterministic", warn_only=True, threads=cfg.threads):
         trainer = Trainer(cfg.replace(mode="deterministic"))

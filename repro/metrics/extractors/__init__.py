@@ -11,20 +11,18 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from repro.metrics.extractors.base import Extractor
+from repro.metrics.extractors.digits_cnn import load_digits_cnn
+from repro.metrics.extractors.inception_v3 import load_inception_fid
 from repro.registry import Registry
 
 REGISTRY: Registry[Callable[..., Extractor]] = Registry("extractor")
 
 
 def _digits_cnn(**options: Any) -> Extractor:
-    from repro.metrics.extractors.digits_cnn import load_digits_cnn
-
     return load_digits_cnn(**options)
 
 
 def _inception(**options: Any) -> Extractor:
-    from repro.metrics.extractors.inception_v3 import load_inception_fid
-
     return load_inception_fid(**options)
 
 

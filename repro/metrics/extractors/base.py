@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from repro.errors import InputError
+
 
 def sha256_file(path: str | os.PathLike) -> str:
     h = hashlib.sha256()
@@ -35,7 +37,7 @@ class Extractor:
 
     def __init__(self, net: nn.Module, batch_size: int = 64, device: str | torch.device = "cpu"):
         if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise InputError(f"batch_size must be >= 1, got {batch_size}")
         self.device = torch.device(device)
         self.net = net.to(self.device).eval()
         for p in self.net.parameters():
@@ -45,23 +47,23 @@ class Extractor:
     def check_images(self, images: torch.Tensor) -> torch.Tensor:
         if not isinstance(images, torch.Tensor) or images.ndim != 4:
             shape = tuple(images.shape) if hasattr(images, "shape") else type(images).__name__
-            raise ValueError(f"images must be a (N, C, H, W) tensor, got {shape}")
+            raise InputError(f"images must be a (N, C, H, W) tensor, got {shape}")
         if images.shape[0] < 1:
-            raise ValueError("images is empty (N = 0)")
+            raise InputError("images is empty (N = 0)")
         if not torch.is_floating_point(images):
-            raise ValueError(f"images must be floating point in [0, 1], got dtype {images.dtype}")
+            raise InputError(f"images must be floating point in [0, 1], got dtype {images.dtype}")
         if not torch.isfinite(images).all():
-            raise ValueError("images contain non-finite values")
+            raise InputError("images contain non-finite values")
         lo, hi = float(images.min()), float(images.max())
         if lo < -1e-6 or hi > 1 + 1e-6:  # float32 sigmoid / division rounding only
-            raise ValueError(f"images must lie in [0, 1], got range [{lo:.4g}, {hi:.4g}]")
+            raise InputError(f"images must lie in [0, 1], got range [{lo:.4g}, {hi:.4g}]")
         self.check_shape(images)
         return images
 
     def check_shape(self, images: torch.Tensor) -> None:
         """Refuse image shapes the network cannot take (default: exactly ``input_shape``)."""
         if self.input_shape is not None and tuple(images.shape[1:]) != self.input_shape:
-            raise ValueError(f"{self.name} expects images of shape (N, {', '.join(map(str, self.input_shape))}), "
+            raise InputError(f"{self.name} expects images of shape (N, {', '.join(map(str, self.input_shape))}), "
                              f"got {tuple(images.shape)}")
 
     def forward_batch(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -21,7 +21,7 @@ import contextlib
 import hashlib
 import io
 import json
-import sys
+import logging
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -31,9 +31,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from repro.data import load
+from repro.errors import InputError
 from repro.io import torch_load, write_bytes, write_json
 from repro.metrics.extractors.base import Extractor, sha256_file
 from repro.paths import cache_dir
+
+log = logging.getLogger(__name__)
 
 FEATURE_DIM = 64
 NUM_CLASSES = 10
@@ -101,12 +105,10 @@ def accuracy(net: DigitsNet, images: torch.Tensor, labels: np.ndarray) -> float:
 def train_digits_cnn(recipe: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train on the digits train split -> {"state_dict", "recipe", "train_fingerprint",
     "test_fingerprint", "test_accuracy", "train_seconds"}. Bitwise repeatable on one machine."""
-    from repro.data import load
-
     recipe = dict(RECIPE if recipe is None else recipe)
     train, test = load(recipe["dataset"], "train"), load(recipe["dataset"], "test")
     if tuple(train.shape) != INPUT_SHAPE or train.labels is None:
-        raise ValueError(f"digits-cnn needs labelled {INPUT_SHAPE} images, the train split has {train.shape}")
+        raise InputError(f"digits-cnn needs labelled {INPUT_SHAPE} images, the train split has {train.shape}")
     x_train = train.batch(np.arange(len(train)))
     y_train = torch.from_numpy(np.asarray(train.labels, dtype=np.int64))
     start = time.perf_counter()
@@ -138,8 +140,6 @@ def recipe_key(recipe: dict[str, Any], train_fingerprint: str) -> str:
 
 
 def default_path(recipe: dict[str, Any] | None = None) -> Path:
-    from repro.data import load
-
     recipe = dict(RECIPE if recipe is None else recipe)
     key = recipe_key(recipe, load(recipe["dataset"], "train").fingerprint())
     return cache_dir() / "extractors" / f"digits-cnn-{key}.pt"
@@ -166,7 +166,7 @@ def train_and_save(out: str | Path | None = None) -> tuple[Path, str, float]:
     """
     result = train_digits_cnn()
     if result["test_accuracy"] < MIN_TEST_ACCURACY:
-        raise ValueError(f"digits-cnn reached only {result['test_accuracy']:.4f} test accuracy "
+        raise InputError(f"digits-cnn reached only {result['test_accuracy']:.4f} test accuracy "
                          f"(< {MIN_TEST_ACCURACY}); not saved")
     key = recipe_key(result["recipe"], result["train_fingerprint"])
     path = Path(out) if out else cache_dir() / "extractors" / f"digits-cnn-{key}.pt"
@@ -187,7 +187,7 @@ class DigitsCNN(Extractor):
     def check_shape(self, images: torch.Tensor) -> None:
         c, h, w = images.shape[1:]
         if c != 1 or h != w or h % INPUT_SHAPE[1]:
-            raise ValueError(f"digits-cnn expects (N, 1, S, S) images with S a multiple of {INPUT_SHAPE[1]} "
+            raise InputError(f"digits-cnn expects (N, 1, S, S) images with S a multiple of {INPUT_SHAPE[1]} "
                              f"(16, 32, ...), got {tuple(images.shape)}")
 
     def forward_batch(self, images: torch.Tensor):
@@ -205,18 +205,18 @@ def load_digits_cnn(weights: str | Path | None = None, *, batch_size: int = 256,
     if weights is None:
         path = default_path()
         if not path.is_file():
-            print(f"repro: training the digits-cnn extractor (cached at {path})", file=sys.stderr)
+            log.info(f"training the digits-cnn extractor (cached at {path})")
             path, _, acc = train_and_save(path)
-            print(f"repro: digits-cnn test accuracy {acc:.4f}", file=sys.stderr)
+            log.info(f"digits-cnn test accuracy {acc:.4f}")
     else:
         path = Path(weights)
     blob = torch_load(path, what="digits-cnn weights")
     if not isinstance(blob, dict) or "state_dict" not in blob:
-        raise ValueError(f"{path} is not a digits-cnn weights file (no state_dict)")
+        raise InputError(f"{path} is not a digits-cnn weights file (no state_dict)")
     net = DigitsNet()
     try:
         net.load_state_dict(blob["state_dict"])
     except RuntimeError as exc:
-        raise ValueError(f"{path}: digits-cnn state dict does not match the network: {exc}") from None
+        raise InputError(f"{path}: digits-cnn state dict does not match the network: {exc}") from None
     return DigitsCNN(net, sha256_file(path), float(blob.get("test_accuracy", float("nan"))),
                      batch_size=batch_size, device=device)

@@ -14,16 +14,20 @@ the fc bias.
 
 from __future__ import annotations
 
+import logging
 import os
-import sys
 import warnings
 from pathlib import Path
 
 import torch
 
+from repro.errors import InputError
+from repro.io import torch_load
 from repro.metrics.extractors.base import Extractor, sha256_file
 from repro.metrics.extractors.inception_net import FEATURE_DIM, NUM_CLASSES, FIDInceptionV3
 from repro.registry import check_choice
+
+log = logging.getLogger(__name__)
 
 WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
 WEIGHTS_ENV = "REPRO_INCEPTION_WEIGHTS"
@@ -53,7 +57,7 @@ def find_weights(weights: str | os.PathLike | None = None) -> Path:
         candidates.append(("torch hub cache", _hub_checkpoint()))
     source, path = candidates[0]
     if not path.is_file():
-        raise ValueError(
+        raise InputError(
             f"inception-v3-fid weights not found at {path} (from the {source}). Expected file "
             f"{WEIGHTS_FILE} (sha256 starts with {WEIGHTS_SHA256_PREFIX}; the full sha256 is unverified "
             f"here), from {WEIGHTS_ORIGIN}. Nothing is downloaded: put it at {_hub_checkpoint()}, "
@@ -70,14 +74,14 @@ def expected_state_shapes() -> dict[str, tuple[int, ...]]:
 def load_state(net: FIDInceptionV3, state: dict) -> None:
     """Load ``state`` by name; missing, unexpected or mis-shaped entries are a ``ValueError``."""
     if not isinstance(state, dict):
-        raise ValueError(f"inception weights must be a state dict, got {type(state).__name__}")
+        raise InputError(f"inception weights must be a state dict, got {type(state).__name__}")
     expected = expected_state_shapes()
     state = {k: v for k, v in state.items() if not k.startswith("AuxLogits.") and not k.endswith("num_batches_tracked")}
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     bad = sorted(k for k in set(expected) & set(state) if tuple(state[k].shape) != expected[k])
     if missing or unexpected or bad:
-        raise ValueError(f"inception state dict does not match the FID Inception-v3: missing {missing[:5]} "
+        raise InputError(f"inception state dict does not match the FID Inception-v3: missing {missing[:5]} "
                          f"({len(missing)}), unexpected {unexpected[:5]} ({len(unexpected)}), "
                          f"wrong shapes {bad[:5]} ({len(bad)})")
     net.load_state_dict(state, strict=False)  # num_batches_tracked is unused in eval mode
@@ -121,7 +125,7 @@ class InceptionFID(Extractor):
     def check_images(self, images: torch.Tensor) -> torch.Tensor:
         images = super().check_images(images)
         if images.shape[1] not in (1, 3):
-            raise ValueError(f"inception-v3-fid takes 1 or 3 channels, got {images.shape[1]}")
+            raise InputError(f"inception-v3-fid takes 1 or 3 channels, got {images.shape[1]}")
         return images
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
@@ -154,8 +158,7 @@ def load_inception_fid(weights: str | os.PathLike | None = None, *, state_dict: 
             warnings.warn(f"{path}: sha256 {sha[:16]}... does not start with {WEIGHTS_SHA256_PREFIX} "
                           f"(the prefix in the standard name {WEIGHTS_FILE}); scores may not be comparable",
                           stacklevel=2)
-        from repro.io import torch_load
 
         load_state(net, torch_load(path, what="inception-v3-fid weights"))
-        print(f"repro: inception-v3-fid weights {path} (sha256 {sha[:16]}...)", file=sys.stderr)
+        log.info(f"inception-v3-fid weights {path} (sha256 {sha[:16]}...)")
     return InceptionFID(net, sha, logits=logits, batch_size=batch_size, device=device)

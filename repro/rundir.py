@@ -28,6 +28,8 @@ from torch import nn
 
 from repro import hashing, io
 from repro.config import TrainConfig, from_dict
+from repro.errors import InputError
+from repro.gan import architectures
 
 CONFIG = "config.json"
 RUN = "run.json"
@@ -102,7 +104,7 @@ def remove_run(run_dir: str | Path) -> list[str]:
     """
     run_dir = Path(run_dir)
     if not is_run_dir(run_dir):
-        raise ValueError(f"{run_dir} is not a run directory (no {MARKER}); refusing to delete anything in it")
+        raise InputError(f"{run_dir} is not a run directory (no {MARKER}); refusing to delete anything in it")
     kept = []
     folder = run_dir / CHECKPOINTS
     if folder.is_dir():
@@ -141,18 +143,18 @@ def read_trace(run_dir: str | Path) -> list[dict]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise ValueError(f"damaged trace {path}: not UTF-8 text ({exc})") from None
+        raise InputError(f"damaged trace {path}: not UTF-8 text ({exc})") from None
     lines = text.rstrip("\x00").splitlines()  # a power loss can leave NUL bytes at the end
     rows = []
     for number, line in enumerate(lines, 1):
         try:
             row = json.loads(line)
             if not (isinstance(row, dict) and isinstance(row.get("step"), int)):
-                raise ValueError("not a step record")
+                raise InputError("not a step record")
         except ValueError as exc:  # json.JSONDecodeError is a ValueError
             if number == len(lines):
                 break  # a torn last append: the writer was killed mid-line
-            raise ValueError(f"damaged trace {path} line {number}: {exc}; the trace after it cannot be "
+            raise InputError(f"damaged trace {path} line {number}: {exc}; the trace after it cannot be "
                              "trusted (retrain the run with --force)") from None
         rows.append(row)
     return rows
@@ -179,7 +181,7 @@ def verify_models(run_dir: str | Path, step: int, ckpt: dict) -> None:
     got = hashing.tensor_digests({"generator": ckpt["generator"], "discriminator": ckpt["discriminator"]})
     bad = differing_tensors(expected, got)
     if bad:
-        raise ValueError(f"checkpoint {path} does not match its hashes {hashes_path(run_dir, step).name}: "
+        raise InputError(f"checkpoint {path} does not match its hashes {hashes_path(run_dir, step).name}: "
                          f"{len(bad)} tensor(s) differ ({_describe(bad)}); the file was changed after it was written")
 
 
@@ -191,11 +193,11 @@ def load_checkpoint(run_dir: str | Path, step: int | None = None, *, verify: boo
     """
     steps = checkpoint_steps(run_dir)
     if not steps:
-        raise ValueError(f"no checkpoint in {Path(run_dir) / CHECKPOINTS}")
+        raise InputError(f"no checkpoint in {Path(run_dir) / CHECKPOINTS}")
     if step is None:
         step = steps[-1]
     elif step not in steps:
-        raise ValueError(f"no checkpoint at step {step} in {run_dir}; available steps: {steps}")
+        raise InputError(f"no checkpoint at step {step} in {run_dir}; available steps: {steps}")
     ckpt = io.torch_load(checkpoint_path(run_dir, step))
     if verify:
         verify_models(run_dir, step, ckpt)
@@ -212,8 +214,6 @@ def load_discriminator(run_dir: str | Path, step: int | None = None) -> tuple[nn
 
 
 def _load_net(run_dir, step, which: str):
-    from repro.gan import architectures
-
     cfg = read_config(run_dir)
     ckpt = load_checkpoint(run_dir, step)
     nets = dict(zip(("generator", "discriminator"), architectures.build(cfg)))

@@ -1,7 +1,7 @@
 """Architecture diff: structural differences between two built models, read from the modules.
 
 Every module with a ``structure() -> dict`` method (the rows and blocks of ``repro.gan``, and the
-reference transcriptions in ``reference_impls``) reports its own attributes, computed from its
+reference transcriptions in ``repro.arch.references``) reports its own attributes, computed from its
 submodules or variables (shortcut kind, upsampling, hidden channels, leading activation,
 normalization, epsilon and decay, padding, output activation, pooling, logit bias).
 :func:`describe` lists them per place (``G.block0``, ``D.head``, ...); :func:`diff` aligns two
@@ -20,11 +20,19 @@ flags account for and the differences the paper did not list.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import torch
 from torch import nn
+
+from repro.arch.references import compare_gan, resnet_github, resnet_paper
+from repro.arch.references.compare_gan_transplant import transplant
+from repro.config import RESNET_FLAGS
+from repro.errors import InputError
+from repro.gan import architectures
+from repro.gan.presets import config_for
+from repro.gan.resnet import RESNET_CIFAR_D_CHANNELS, RESNET_CIFAR_G_CHANNELS, scale_channels
+from repro.registry import check_choice
 
 # attribute -> the kind of difference it belongs to (one row per kind)
 KINDS = {
@@ -63,11 +71,11 @@ CONFORMANCE_WIDTH = 0.0625  # outputs are compared on narrow copies (G 16 / D 8 
 def _nets(model) -> dict[str, nn.Module]:
     if isinstance(model, (tuple, list)):
         if len(model) != 2:
-            raise ValueError(f"expected a (generator, discriminator) pair, got {len(model)} models")
+            raise InputError(f"expected a (generator, discriminator) pair, got {len(model)} models")
         return {"G": model[0], "D": model[1]}
     if isinstance(model, nn.Module):
         return {"D" if hasattr(model, "input_range") else "G": model}
-    raise ValueError(f"expected an nn.Module or a (generator, discriminator) pair, got {type(model).__name__}")
+    raise InputError(f"expected an nn.Module or a (generator, discriminator) pair, got {type(model).__name__}")
 
 
 def describe(model) -> list[dict[str, Any]]:
@@ -173,8 +181,6 @@ def swap_sides(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _build(cfg):
-    from repro.gan import architectures
-
     with torch.random.fork_rng(devices=[]):  # structure only: leave the caller's RNG alone
         torch.manual_seed(0)
         return architectures.build(cfg)
@@ -182,8 +188,6 @@ def _build(cfg):
 
 def diff_variants(a: str, b: str, resolution: int = 32, width: float = 1.0, channels: int = 3) -> dict[str, Any]:
     """Build variants ``a`` and ``b`` (presets) and diff them: ``{"a", "b", "resolution", "rows", "params"}``."""
-    from repro.gan.presets import config_for
-
     cfg_a = config_for(a, resolution=resolution, width=width, channels=channels)
     cfg_b = config_for(b, resolution=resolution, width=width, channels=channels)
     model_a, model_b = _build(cfg_a), _build(cfg_b)
@@ -193,10 +197,8 @@ def diff_variants(a: str, b: str, resolution: int = 32, width: float = 1.0, chan
 
 # --------------------------------------------------------------------------- references
 def _base_channels(width: float) -> int:
-    from repro.gan.resnet import scale_channels
-
     if abs(64 * width - round(64 * width)) > 1e-9:  # the transcriptions scale one base; the package each layer
-        raise ValueError(f"width {width:g} does not give whole channel counts in compare_gan's layout "
+        raise InputError(f"width {width:g} does not give whole channel counts in compare_gan's layout "
                          f"(64 x width must be an integer, e.g. 1, 0.5, 0.25, 0.0625)")
     return scale_channels(64, width)
 
@@ -204,44 +206,34 @@ def _base_channels(width: float) -> int:
 def reference_model(reference: str, cfg, *, seed: int = 0):
     """The transcription ``reference`` built for ``cfg`` (architecture, resolution, width, channels,
     z_dim, d_norm, flags), as ``(G, D)``. ``ValueError`` where the reference has no such model."""
-    from repro.gan.resnet import RESNET_CIFAR_D_CHANNELS, RESNET_CIFAR_G_CHANNELS, scale_channels
-    from repro.registry import check_choice
-
     check_choice("reference", reference, REFERENCES)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         if reference == "compare_gan":
-            from reference_impls import compare_gan
-
             return compare_gan.build(cfg.architecture, resolution=cfg.resolution, colors=cfg.channels,
                                      z_dim=cfg.z_dim, width=_base_channels(cfg.width), d_norm=cfg.d_norm, seed=seed)
         if cfg.architecture != "resnet":
-            raise ValueError(f"the {reference} transcription is ResNet CIFAR (architecture resnet), not "
+            raise InputError(f"the {reference} transcription is ResNet CIFAR (architecture resnet), not "
                              f"{cfg.architecture}; valid references for {cfg.architecture}: compare_gan")
         if cfg.resolution != 32:
-            raise ValueError(f"the {reference} transcription exists at 32x32 only, not --resolution {cfg.resolution}")
+            raise InputError(f"the {reference} transcription exists at 32x32 only, not --resolution {cfg.resolution}")
         if cfg.d_norm not in ("none", "sn"):
-            raise ValueError(f"the {reference} transcription's discriminator has no d_norm={cfg.d_norm!r}; "
+            raise InputError(f"the {reference} transcription's discriminator has no d_norm={cfg.d_norm!r}; "
                              "valid: none, sn")
         ch_g, ch_d = scale_channels(RESNET_CIFAR_G_CHANNELS, cfg.width), scale_channels(RESNET_CIFAR_D_CHANNELS,
                                                                                          cfg.width)
         if reference == "paper":
-            from reference_impls import resnet_paper as ref
+            return (resnet_paper.Generator(cfg.z_dim, ch_g, cfg.channels, flags=cfg.flags),
+                    resnet_paper.Discriminator(ch_d, cfg.channels, spectral_norm=cfg.d_norm == "sn", flags=cfg.flags))
 
-            return (ref.Generator(cfg.z_dim, ch_g, cfg.channels, flags=cfg.flags),
-                    ref.Discriminator(ch_d, cfg.channels, spectral_norm=cfg.d_norm == "sn", flags=cfg.flags))
-        from reference_impls import resnet_github as ref
-
-        return (ref.Generator(cfg.z_dim, ch_g, cfg.channels),
-                ref.Discriminator(ch_d, cfg.channels, spectral_norm=cfg.d_norm == "sn"))
+        return (resnet_github.Generator(cfg.z_dim, ch_g, cfg.channels),
+                resnet_github.Discriminator(ch_d, cfg.channels, spectral_norm=cfg.d_norm == "sn"))
 
 
 def reference_resolutions(reference: str, architecture: str) -> tuple[int, ...] | None:
     """The resolutions at which ``reference`` defines ``architecture`` (None: every supported one; ()
     where it does not define it at all)."""
     if reference == "compare_gan":
-        from reference_impls import compare_gan
-
         return compare_gan.RESOLUTIONS.get(architecture, ())
     return (32,) if architecture == "resnet" else ()
 
@@ -280,11 +272,9 @@ def conformance(cfg, reference: str, *, batch: int = 4, seed: int = 0) -> dict[s
         randomize_weights(net, gen)
     g_ref, d_ref = (m.double().train() for m in reference_model(reference, cfg, seed=seed + 1))
     if reference == "compare_gan":
-        from reference_impls.compare_gan_transplant import transplant
-
         transplant((g_pkg, d_pkg), (g_ref, d_ref), cfg.architecture)
     else:
-        ref = importlib.import_module(f"reference_impls.resnet_{reference}")
+        ref = {"paper": resnet_paper, "github": resnet_github}[reference]
         g_map, d_map = ref.package_name_map(g_ref, d_ref)
         ref.transplant(g_pkg, g_ref, g_map)
         ref.transplant(d_pkg, d_ref, d_map)
@@ -309,9 +299,6 @@ def diff_reference(variant: str, reference: str, *, resolution: int = 32, width:
     same variant carrying all six flags) and ``unlisted`` (what still differs with all six flags
     on: the differences the paper did not list).
     """
-    from repro.config import RESNET_FLAGS
-    from repro.gan.presets import config_for
-
     cfg = config_for(variant, resolution=resolution, width=width, channels=channels)
     package = _build(cfg)
     ref_model = reference_model(reference, cfg)

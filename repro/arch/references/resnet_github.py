@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from reference_impls.resnet_paper import _kernel, _param, avgpool, batch_norm, conv, linear, relu, sn, transplant
+from repro.arch.references.resnet_paper import _kernel, _param, avgpool, batch_norm, conv, linear, relu, sn, transplant
 
 BN_EPS = 2e-5  # chainer.links.BatchNormalization default eps
 BN_DECAY = 0.9  # chainer.links.BatchNormalization default decay

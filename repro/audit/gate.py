@@ -1,9 +1,7 @@
 """The CI regression gate: an audit report checked against a committed baseline.
 
-A *baseline* (schema ``repro.baseline/2``, a JSON file under ``audits/baselines/``) records, from
-one trusted audit report: the environment fingerprint, the commit, each variant's mean FID over
-its seeds and its measured noise (``noise_std`` and its nested components), the cost of determinism per variant, and
-the final parameter hash of every deterministic run. ``check`` compares a new report with it:
+A *baseline* (:mod:`repro.audit.baseline`) records what one trusted audit report measured.
+``check`` compares a new report with it:
 
 ========== ============ ===================================================================
 check      subject      passes when
@@ -38,16 +36,29 @@ Exit codes: ``EXIT_PASS`` 0, ``EXIT_DRIFT`` 1, ``EXIT_INPUT`` 2 (unusable input:
 
 from __future__ import annotations
 
-import datetime
 import math
-import os
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from repro import fingerprint as fingerprint_lib
-from repro import schema
-from repro.io import read_json, write_json
-from repro.schema import BASELINE_SCHEMA, REPORT_SCHEMA
+from repro.audit import schema
+from repro.audit.baseline import (
+    GateInputError,
+    deterministic_runs,
+    is_finite,
+    is_number,
+    load_baseline,
+    load_report,
+    make_baseline,
+    pair_text,
+    report_variants,
+    validate_baseline,
+    validate_report,
+    write_baseline,
+)
+from repro.audit.schema import BASELINE_SCHEMA, REPORT_SCHEMA
+from repro.errors import InputError
+from repro.stats import drift_band
 
 EXIT_PASS = 0
 EXIT_DRIFT = 1
@@ -66,10 +77,6 @@ DEFAULT_MAX_DET_COST = 2.0
 
 VERDICTS = ("pass", "fail", "skip")
 RUN_STATUSES = schema.RUN_STATUSES
-
-
-class GateInputError(ValueError):
-    """A report or baseline the gate cannot use: missing, corrupt, wrong schema or missing keys."""
 
 
 @dataclass
@@ -103,145 +110,11 @@ class GateResult:
         return {"passed": self.passed, "exit_code": self.exit_code, "counts": self.counts(), "rows": self.rows}
 
 
-# --------------------------------------------------------------------------- validation
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _is_finite(value: Any) -> bool:
-    return _is_number(value) and math.isfinite(value)
-
-
-def _require(cond: bool, source: str, problem: str) -> None:
-    if not cond:
-        raise GateInputError(f"{source}: {problem}")
-
-
-def validate_report(report: Any, source: str = "report") -> dict[str, Any]:
-    """Check a report against :class:`repro.schema.Report`; raise :class:`GateInputError` naming
-    ``source`` and the problem. Returns ``report``."""
-    try:
-        return schema.validate_report(report, source)
-    except schema.SchemaError as exc:
-        raise GateInputError(str(exc)) from None
-
-
-def validate_baseline(baseline: Any, source: str = "baseline") -> dict[str, Any]:
-    """Check a baseline against :class:`repro.schema.Baseline`; raise :class:`GateInputError`
-    naming ``source`` and the problem. Returns ``baseline``."""
-    try:
-        return schema.validate_baseline(baseline, source)
-    except schema.SchemaError as exc:
-        raise GateInputError(str(exc)) from None
-
-
-def load_report(path: str | os.PathLike) -> dict[str, Any]:
-    """Read and validate an audit report (``DIR/report.json``, schema :data:`REPORT_SCHEMA`)."""
-    return validate_report(_read(path, "audit report"), source=f"audit report {os.fspath(path)}")
-
-
-def load_baseline(path: str | os.PathLike) -> dict[str, Any]:
-    """Read and validate a baseline file (schema :data:`BASELINE_SCHEMA`)."""
-    return validate_baseline(_read(path, "baseline"), source=f"baseline {os.fspath(path)}")
-
-
-def _read(path: str | os.PathLike, what: str) -> Any:
-    if os.path.isdir(path):
-        raise GateInputError(f"{what} {os.fspath(path)} is a directory, expected a JSON file")
-    try:
-        return read_json(path, what=what)
-    except GateInputError:
-        raise
-    except ValueError as exc:  # repro.io: missing or corrupt file, message names the file
-        raise GateInputError(str(exc)) from None
-    except OSError as exc:  # unreadable (permissions, ...)
-        raise GateInputError(f"cannot read {what} {os.fspath(path)}: {exc}") from None
-
-
-# --------------------------------------------------------------------------- baseline
-
-
-def deterministic_runs(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """Runs in deterministic mode without a perturbation: the ones whose hashes a baseline pins."""
-    return [run for run in report["runs"] if run["mode"] == "deterministic" and run["perturb"] is None]
-
-
-def _pair_text(pair: dict[str, Any]) -> str:
-    step = pair.get("first_divergent_step")
-    where = f"first divergent step {step}" if step is not None else "differs"
-    tensors = pair.get("first_divergent_tensors") or []
-    if tensors:
-        shown = ", ".join(str(t) for t in tensors[:3]) + (" ..." if len(tensors) > 3 else "")
-        where += f" ({shown})"
-    return where
-
-
-def make_baseline(report: dict[str, Any], source: str) -> dict[str, Any]:
-    """Build a baseline dict from an audit report read from ``source`` (a path, kept as
-    ``source_report``).
-
-    Refuses (:class:`GateInputError`, a ``ValueError``) a report in which a variant has no
-    deterministic pair, with a deterministic pair that is not bitwise identical, with a run that
-    diverged or failed, or with a deterministic run lacking a final parameter hash: a baseline must
-    record a reproducible state. ``cost`` records the ratio the gate checks: the interleaved
-    measurement's where the report has it, else the per-run median ratio.
-    """
-    where = f"refusing to make a baseline from {source}"
-    validate_report(report, source=where)
-    det_pairs = [p for p in report["pairs"] if p["kind"] == "deterministic"]
-    _require(bool(det_pairs), where, "it has no deterministic pair, so determinism was never checked")
-    unchecked = [v for v in _report_variants(report) if not any(p["variant"] == v for p in det_pairs)]
-    _require(not unchecked, where, "no deterministic pair for variant(s) " + ", ".join(unchecked)
-             + ": their determinism was never checked")
-    broken = [p for p in det_pairs if p["identical"] is not True]
-    _require(not broken, where, "deterministic pair(s) not bitwise identical: " + "; ".join(
-        f"{p['variant']}: {p['a']} vs {p['b']} {_pair_text(p)}" for p in broken))
-    bad = [r for r in report["runs"] if r["status"] != "completed"]
-    _require(not bad, where, "run(s) did not complete: " + ", ".join(f"{r['id']} {r['status']}" for r in bad))
-    hashes: dict[str, str] = {}
-    for run in deterministic_runs(report):
-        digest = run["final_param_hash"]
-        _require(isinstance(digest, str) and bool(digest), where, f"deterministic run {run['id']!r} has no final_param_hash")
-        _require(run["id"] not in hashes, where, f"run id {run['id']!r} appears twice")
-        hashes[run["id"]] = digest
-    variants = {}
-    for name, entry in report["variance"].items():
-        for key in ("fid_mean", "noise_std"):
-            _require(_is_finite(entry[key]) and entry[key] >= 0, where,
-                     f"variance[{name!r}].{key} is {entry[key]!r}, expected a finite number >= 0")
-        variants[name] = {"fid_mean": entry["fid_mean"], "noise_std": entry["noise_std"],
-                          "eval_std": entry["eval_std"], "nondet_std": entry["nondet_std"],
-                          "seed_std": entry["seed_std"], "n_seeds": entry["n_seeds"],
-                          "eval_values_per_run": entry.get("eval_values_per_run", 1),
-                          "seeds": list(entry.get("seeds", []))}
-    baseline = {
-        "schema": BASELINE_SCHEMA,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "commit": report.get("commit"),
-        "fingerprint": report["fingerprint"],
-        "settings": report["settings"],
-        "variants": variants,
-        "cost": {name: _checked_ratio(entry) for name, entry in report["cost"].items()},
-        "final_param_hashes": hashes,
-        "source_report": os.fspath(source),
-    }
-    return validate_baseline(baseline, source=where)
-
-
-def write_baseline(path: str | os.PathLike, baseline: dict[str, Any]) -> None:
-    """Validate and write ``baseline`` atomically (temp file + ``os.replace``): a crash never leaves
-    half a baseline, and the previous file stays intact."""
-    validate_baseline(baseline, source=f"baseline to write to {os.fspath(path)}")
-    write_json(path, baseline)
-
-
 # --------------------------------------------------------------------------- check
 
 
 def _fmt(value: Any) -> str:
-    if _is_number(value):
+    if is_number(value):
         return f"{value:.6g}"
     return "-" if value is None else str(value)
 
@@ -256,8 +129,6 @@ def fid_band(base: dict[str, Any], *, k: float, min_rel_tol: float, n_seeds_new:
              widen: str | None = None):
     """The allowed interval for a variant's mean FID (:func:`repro.stats.drift_band`) from its
     baseline entry; ``widen`` (a reason) adds the baseline's seed spread as the platform term."""
-    from repro.stats import drift_band
-
     e = max(1, int(base.get("eval_values_per_run") or 1))
     eval_std = base["eval_std"] / math.sqrt(e) if base.get("eval_std") is not None else None
     platform = None
@@ -271,18 +142,12 @@ def fid_band(base: dict[str, Any], *, k: float, min_rel_tol: float, n_seeds_new:
 
 
 def _check_options(k: float, min_rel_tol: float, max_det_cost: float) -> None:
-    if not (_is_finite(k) and k > 0):
-        raise ValueError(f"invalid k={k!r}: must be a finite number > 0 (default {DEFAULT_K})")
-    if not (_is_finite(min_rel_tol) and min_rel_tol >= 0):
-        raise ValueError(f"invalid min_rel_tol={min_rel_tol!r}: must be a finite number >= 0 (default {DEFAULT_MIN_REL_TOL})")
-    if not (_is_finite(max_det_cost) and max_det_cost > 0):
-        raise ValueError(f"invalid max_det_cost={max_det_cost!r}: must be a finite number > 0 (default {DEFAULT_MAX_DET_COST})")
-
-
-def _report_variants(report: dict[str, Any]) -> list[str]:
-    """Every variant the report speaks of (runs, variance, cost), in first-seen order."""
-    names = [r["variant"] for r in report["runs"]] + list(report["variance"]) + list(report["cost"])
-    return list(dict.fromkeys(names))
+    if not (is_finite(k) and k > 0):
+        raise InputError(f"invalid k={k!r}: must be a finite number > 0 (default {DEFAULT_K})")
+    if not (is_finite(min_rel_tol) and min_rel_tol >= 0):
+        raise InputError(f"invalid min_rel_tol={min_rel_tol!r}: must be a finite number >= 0 (default {DEFAULT_MIN_REL_TOL})")
+    if not (is_finite(max_det_cost) and max_det_cost > 0):
+        raise InputError(f"invalid max_det_cost={max_det_cost!r}: must be a finite number > 0 (default {DEFAULT_MAX_DET_COST})")
 
 
 def _determinism_rows(report: dict[str, Any], baseline: dict[str, Any]) -> list[dict[str, Any]]:
@@ -291,7 +156,7 @@ def _determinism_rows(report: dict[str, Any], baseline: dict[str, Any]) -> list[
         return [_row("determinism", "(all variants)", None, "identical", "fail",
                      "the report has no deterministic pair: bitwise determinism was not checked")]
     rows = []
-    for name in dict.fromkeys([*baseline["variants"], *_report_variants(report)]):
+    for name in dict.fromkeys([*baseline["variants"], *report_variants(report)]):
         if not any(p["variant"] == name for p in pairs):
             rows.append(_row("determinism", name, None, "identical pair", "fail",
                              f"{name}: no deterministic pair in the report: its bitwise determinism was not "
@@ -305,7 +170,7 @@ def _determinism_rows(report: dict[str, Any], baseline: dict[str, Any]) -> list[
             step = p.get("first_divergent_step")
             observed = f"diverged@{step}" if step is not None else "different"
             rows.append(_row("determinism", subject, observed, "identical", "fail",
-                             f"{p['variant']}: deterministic pair not bitwise identical: {_pair_text(p)}"))
+                             f"{p['variant']}: deterministic pair not bitwise identical: {pair_text(p)}"))
     return rows
 
 
@@ -356,7 +221,7 @@ def _fid_rows(report: dict[str, Any], baseline: dict[str, Any], k: float, min_re
                              f"{name}: variant in the baseline is missing from the report (fid_mean band {allowed})"))
             continue
         value = entry["fid_mean"]
-        if not _is_finite(value):
+        if not is_finite(value):
             rows.append(_row("fid", name, value, allowed, "fail",
                              f"{name}: fid_mean is {value!r} (no finite FID: no completed runs?); band {allowed}"))
             continue
@@ -376,12 +241,6 @@ def _fid_rows(report: dict[str, Any], baseline: dict[str, Any], k: float, min_re
     return rows
 
 
-def _checked_ratio(entry: dict[str, Any]) -> Any:
-    """The ratio the gate checks: the interleaved measurement's when present, else the per-run one."""
-    inter = entry.get("interleaved")
-    return inter["ratio"] if isinstance(inter, dict) and inter.get("ratio") is not None else entry["ratio"]
-
-
 def _cost_rows(report: dict[str, Any], baseline: dict[str, Any], max_det_cost: float) -> list[dict[str, Any]]:
     rows = []
     names = list(report["cost"]) + [n for n in baseline["variants"] if n not in report["cost"]]
@@ -392,19 +251,19 @@ def _cost_rows(report: dict[str, Any], baseline: dict[str, Any], max_det_cost: f
                              f"{name}: no cost of determinism in the report"))
             continue
         base = baseline["cost"].get(name)
-        was = f"; baseline {_fmt(base)}" if _is_number(base) else ""
+        was = f"; baseline {_fmt(base)}" if is_number(base) else ""
         inter = entry.get("interleaved")
-        if isinstance(inter, dict) and _is_finite(inter.get("ci_low")) and _is_finite(inter.get("ratio")):
+        if isinstance(inter, dict) and is_finite(inter.get("ci_low")) and is_finite(inter.get("ratio")):
             rows.append(_interleaved_row(name, inter, max_det_cost, was))
             continue
         note = "" if inter is None else " (the interleaved measurement has no ratio: " + str(
             inter.get("diverged", "none measured")) + ")"
         allowed = f"<= {_fmt(max_det_cost)}"
         ratio = entry["ratio"]
-        if _is_finite(ratio) and ratio <= max_det_cost:
+        if is_finite(ratio) and ratio <= max_det_cost:
             rows.append(_row("det_cost", name, ratio, allowed, "pass", f"{name}: det/nondet median step time "
                              f"ratio of the runs {_fmt(ratio)} {allowed}{was}{note}"))
-        elif not _is_finite(ratio):
+        elif not is_finite(ratio):
             rows.append(_row("det_cost", name, ratio, allowed, "fail",
                              f"{name}: det/nondet step time ratio is {ratio!r}, not a finite number{was}{note}"))
         else:

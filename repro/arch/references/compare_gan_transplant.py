@@ -1,4 +1,4 @@
-"""Copy a package model's weights into the compare_gan transcription (``reference_impls.compare_gan``).
+"""Copy a package model's weights into the compare_gan transcription (``repro.arch.references.compare_gan``).
 
 The two lay their tensors out differently, and every conversion is written here:
 
@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+
+from repro.errors import InputError
 
 
 def _conv(w):
@@ -53,18 +55,18 @@ class _Map:
 
     def add(self, pkg_name: str, tf_name: str, fn=_same) -> None:
         if pkg_name not in self.pkg:
-            raise ValueError(f"package model has no tensor {pkg_name}")
+            raise InputError(f"package model has no tensor {pkg_name}")
         self.entries.append((pkg_name, f"{self.scope}/{tf_name}", fn))
 
     def layer(self, prefix: str, tf_scope: str, kernel_fn=_conv, bias_fn=_same, u_fn=_col) -> None:
         """A conv or linear leaf under ``prefix`` (possibly inside spectral-norm or padding wrappers)."""
         names = self._names(prefix)
         if any("parametrizations" in n for n in names):
-            raise ValueError("the compare_gan transcription takes the package's compare_gan spectral norm only "
+            raise InputError("the compare_gan transcription takes the package's compare_gan spectral norm only "
                              "(sn_impl=compare_gan), not torch's parametrization")
         weight = [n for n in names if n.endswith("weight")]
         if len(weight) != 1:
-            raise ValueError(f"expected one weight under {prefix}, found {weight}")
+            raise InputError(f"expected one weight under {prefix}, found {weight}")
         self.add(weight[0], f"{tf_scope}/kernel", kernel_fn)
         for n in names:
             if n.endswith("bias"):
@@ -139,13 +141,13 @@ def _copy(m: _Map, package_net: nn.Module, ref_net: nn.Module) -> None:
     unmapped = sorted(trainable - mapped_pkg)
     uncovered = sorted(set(ref) - {e[1] for e in m.entries})
     if unmapped or uncovered:
-        raise ValueError(f"weight transplant incomplete: package tensors not mapped {unmapped}; "
+        raise InputError(f"weight transplant incomplete: package tensors not mapped {unmapped}; "
                          f"compare_gan variables not covered {uncovered}")
     with torch.no_grad():
         for pkg_name, tf_name, fn in m.entries:
             value = fn(m.pkg[pkg_name].detach())
             if tuple(value.shape) != tuple(ref[tf_name].shape):
-                raise ValueError(f"shape mismatch {pkg_name} -> {tf_name}: {tuple(value.shape)} vs "
+                raise InputError(f"shape mismatch {pkg_name} -> {tf_name}: {tuple(value.shape)} vs "
                                  f"{tuple(ref[tf_name].shape)}")
             ref[tf_name].copy_(value)
 

@@ -20,6 +20,9 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
+from repro.audit.plan import AuditPlan
+from repro.errors import SchemaError
+
 REPORT_SCHEMA = "repro.audit/2"
 BASELINE_SCHEMA = "repro.baseline/2"
 PLAN_SCHEMA = "repro.plan/1"
@@ -27,10 +30,6 @@ OLDER = {"repro.audit/1": "an audit report of an older repro: re-run the audit",
          "repro.baseline/1": "a baseline of an older repro: refresh it with `repro gate --update`"}
 RUN_STATUSES = ("completed", "diverged", "failed")
 VERDICTS = ("real difference", "within noise", "inconclusive")
-
-
-class SchemaError(ValueError):
-    """A dict that does not have the shape its schema promises."""
 
 
 @dataclass(frozen=True)
@@ -268,7 +267,6 @@ def validate_report(data: Any, source: str = "report") -> dict[str, Any]:
     if data["comparison"]["verdict"] not in VERDICTS:
         raise SchemaError(f"{source}: comparison.verdict {data['comparison']['verdict']!r} is not one of "
                           f"{', '.join(VERDICTS)}")
-    from repro.audit.plan import AuditPlan
 
     try:
         plan = AuditPlan.from_dict(data["plan"])

@@ -18,6 +18,7 @@ import itertools
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Mapping
 
+from repro.errors import InputError
 from repro.registry import Registry
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ def check(cfg: "TrainConfig") -> None:
     wrong = [f"{k}={getattr(cfg, k)!r}" for k in FIELDS if getattr(cfg, k) != expected[k]]
     if wrong:
         want = ", ".join(f"{k}={v!r}" for k, v in expected.items())
-        raise ValueError(f"invalid hparams={cfg.hparams!r}: that Table 1 setting is {want}, but the config has "
+        raise InputError(f"invalid hparams={cfg.hparams!r}: that Table 1 setting is {want}, but the config has "
                          f"{', '.join(wrong)}; set those fields through --hparams NAME only, or clear it (hparams=)")
 
 

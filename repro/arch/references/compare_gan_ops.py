@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from repro.errors import InputError
+
 WEIGHT_STDDEV = 0.02  # arch_ops.py:46-58 weight_initializer: random_normal(stddev=0.02)
 L2N_EPS = 1e-12  # arch_ops.py:454 spectral_norm(epsilon=1e-12)
 LAYER_NORM_EPS = 1e-12  # tf.contrib.layers.layer_norm: variance_epsilon=1e-12
@@ -89,7 +91,7 @@ class VarStore(nn.Module):
                 self.register_buffer(full, value)
         var = store[full]
         if list(var.shape) != list(shape):
-            raise ValueError(f"variable {full} has shape {list(var.shape)}, asked for {list(shape)}")
+            raise InputError(f"variable {full} has shape {list(var.shape)}, asked for {list(shape)}")
         return var
 
     def assign(self, var: torch.Tensor, value: torch.Tensor) -> None:

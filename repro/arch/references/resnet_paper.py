@@ -34,6 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from repro.errors import InputError
+
 FLAGS = ("skip", "cin", "opt", "sum", "tan", "eps")
 RESOLUTION = 32
 BN_DECAY = 0.9  # example_configs/resnet_cifar10.gin:14 (used by moving averages only: not exercised here)
@@ -309,7 +311,7 @@ class Discriminator(nn.Module):
 def _check_flags(flags) -> set:
     unknown = sorted(set(flags) - set(FLAGS))
     if unknown:
-        raise ValueError(f"unknown flag(s) {', '.join(unknown)}; valid flags: {', '.join(FLAGS)}")
+        raise InputError(f"unknown flag(s) {', '.join(unknown)}; valid flags: {', '.join(FLAGS)}")
     return set(flags)
 
 
@@ -353,11 +355,11 @@ def transplant(package_net: nn.Module, reference_net: nn.Module, name_map: dict)
     uncovered = sorted(set(ref_params) - set(name_map.values()))
     missing = sorted(set(name_map) - set(pkg_params))
     if unmapped or uncovered or missing:
-        raise ValueError(f"weight transplant incomplete: package params not mapped {unmapped}; "
+        raise InputError(f"weight transplant incomplete: package params not mapped {unmapped}; "
                          f"reference params not covered {uncovered}; mapped but absent {missing}")
     with torch.no_grad():
         for src, dst in name_map.items():
             if pkg_params[src].shape != ref_params[dst].shape:
-                raise ValueError(f"shape mismatch {src} {tuple(pkg_params[src].shape)} -> "
+                raise InputError(f"shape mismatch {src} {tuple(pkg_params[src].shape)} -> "
                                  f"{dst} {tuple(ref_params[dst].shape)}")
             ref_params[dst].copy_(pkg_params[src])

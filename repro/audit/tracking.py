@@ -1,7 +1,7 @@
 """MLflow logging of an audit: one parent run, one nested run per training run.
 
-The store is ``$MLFLOW_TRACKING_URI`` when set, else an absolute ``sqlite:///<cwd>/mlflow.db``
-(absolute, because DVC may run stages from temporary directories).
+The store is :func:`repro.mlflow_store.tracking_uri` (``$MLFLOW_TRACKING_URI`` or an absolute
+``sqlite:///<cwd>/mlflow.db``); artifacts go beside a SQLite store, never into the working folder.
 
 Logging is idempotent: the parent run carries the tag ``repro.audit_id``, a hash of what the
 audit asked (its settings and its planned run ids, :func:`audit_id`). Logging the same audit
@@ -19,22 +19,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from repro import fingerprint, io, mlflow_store, rundir
+from repro.audit import figures
+from repro.audit.plotdata import fid_by_step
+from repro.gan.sampling import generate
+from repro.mlflow_store import flat_params
+
 EXPERIMENT = "repro-audit"
 AUDIT_ID_TAG = "repro.audit_id"
 _BATCH = 1000  # MLflow's log_batch limit on metrics per call
-_PARAM_CHARS = 500  # MLflow's (older servers') limit on a param value
 # settings that say where files are, not what was asked: the same audit from another folder
 _LOCATION_SETTINGS = ("runs_dir",)
-
-
-def tracking_uri() -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(Path.cwd() / 'mlflow.db').resolve()}"
 
 
 def audit_id(report: dict[str, Any]) -> str:
@@ -44,21 +44,6 @@ def audit_id(report: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _text(v: Any) -> str:
-    return (",".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v))[:_PARAM_CHARS]
-
-
-def _flat_params(d: dict[str, Any], prefix: str = "") -> dict[str, str]:
-    """One param per leaf: nested dicts become ``prefix.key`` (never a dict printed as a string)."""
-    out: dict[str, str] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat_params(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = _text(v)
-    return out
-
-
 def _numbers(d: dict[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in d.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
@@ -66,7 +51,7 @@ def _numbers(d: dict[str, Any]) -> dict[str, float]:
 def parent_params(settings: dict[str, Any]) -> dict[str, str]:
     """Settings as params; config overrides one param each (``override.<field>``)."""
     plain = {k: v for k, v in settings.items() if k not in ("config", "overrides")}
-    return {**_flat_params(plain), **_flat_params(settings.get("overrides") or {}, "override.")}
+    return {**flat_params(plain), **flat_params(settings.get("overrides") or {}, "override.")}
 
 
 def identical_to(report: dict[str, Any]) -> dict[str, list[str]]:
@@ -81,15 +66,10 @@ def identical_to(report: dict[str, Any]) -> dict[str, list[str]]:
 
 def fid_series(metrics: dict[str, Any] | None) -> list[tuple[int, float]]:
     """``[(checkpoint step, FID)]`` from ``fid_step_<N>`` keys (``repro evaluate --all-checkpoints``)."""
-    from repro.audit.plotdata import fid_by_step
-
     return list(fid_by_step(metrics).items())
 
 
 def run_tags(row: dict[str, Any], run_dir: Path, identical: list[str]) -> dict[str, str]:
-    from repro import fingerprint, io
-    from repro.train import rundir
-
     tags = {"repro.kind": "train", "variant": row["variant"], "mode": row["mode"], "seed": str(row["seed"]),
             "replicate": str(row["replicate"]), "perturb": str(row["perturb"]), "status": str(row["status"]),
             "final_param_hash": str(row.get("final_param_hash")),
@@ -102,10 +82,6 @@ def run_tags(row: dict[str, Any], run_dir: Path, identical: list[str]) -> dict[s
 
 def _sample_grid(run_dir: Path, folder: Path) -> Path | None:
     """The run's last checkpoint's generator on 64 fixed latents (seed 0), as a PNG grid."""
-    from repro.audit import figures
-    from repro.gan.sampling import generate
-    from repro.train import rundir
-
     steps = rundir.checkpoint_steps(run_dir)
     if not steps:
         return None
@@ -134,16 +110,12 @@ def log_audit(report: dict[str, Any], out_dir: Path, run_dirs: dict[str, Path],
     ``metrics`` maps a run id to its metrics (``repro evaluate``); a run missing there is read
     from ``metrics.json`` in its run directory when present.
     """
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    import mlflow
+    experiment_id = mlflow_store.use_experiment(EXPERIMENT)
+    import mlflow  # lazy: seconds to import, and only logging needs it
     from mlflow.entities import Metric
     from mlflow.tracking import MlflowClient
 
-    from repro import fingerprint, io
-    from repro.train import rundir
 
-    mlflow.set_tracking_uri(tracking_uri())
-    experiment_id = mlflow.set_experiment(EXPERIMENT).experiment_id
     client = MlflowClient()
     s = report["settings"]
     ident = audit_id(report)
@@ -169,7 +141,7 @@ def log_audit(report: dict[str, Any], out_dir: Path, run_dirs: dict[str, Path],
             if run_metrics is None and (run_dir / rundir.METRICS).exists():
                 run_metrics = io.read_json(run_dir / rundir.METRICS, "run metrics")
             with mlflow.start_run(run_name=row["id"], nested=True) as child:
-                mlflow.log_params(_flat_params(io.read_json(run_dir / rundir.CONFIG)))
+                mlflow.log_params(flat_params(io.read_json(run_dir / rundir.CONFIG)))
                 mlflow.set_tags(run_tags(row, run_dir, identical.get(row["id"], [])))
                 now = int(time.time() * 1000)
                 points = [Metric(key, float(r[key]), now, int(r["step"]))

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from repro.gan import architectures
 from repro.gan.blocks import Generator
 
 
@@ -106,8 +107,6 @@ def row_text(row: dict[str, Any]) -> tuple[str, str, str, str]:
 def arch_tables(cfg) -> dict[str, Any]:
     """Build ``cfg``'s nets (under a fixed seed, in a forked RNG: the caller's RNG is untouched)
     and return :func:`table_dict` of them."""
-    from repro.gan import architectures
-
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         generator, discriminator = architectures.build(cfg)
