@@ -30,10 +30,14 @@ test-slow: $(STAMP)
 ## the main job: the default audit pipeline on the embedded digits data
 audit: $(STAMP)
 	$(BIN)/dvc repro pipelines/dvc.yaml
+	@variant=$$($(BIN)/python -c 'import yaml; print(yaml.safe_load(open("params.yaml"))["audit"]["variant"])'); \
+	echo; echo "report: audits/$$variant/report.md"; \
+	echo "repro and mlflow are in $(VENV): . $(VENV)/bin/activate (or call $(BIN)/repro)"; \
+	echo "browse the runs: $(BIN)/mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db}"
 
 ## a small audit on the embedded data, gated against the committed CI baseline. One intra-op
 ## thread: at 2 threads a deterministic run on CI's CPU gave another final hash in some fresh
-## processes (a library-level race; README "Modes", benchmarks/process_repeat.py), and a
+## processes (a library-level race; docs/modes.md, benchmarks/process_repeat.py), and a
 ## regression gate must not fail on that
 CI_AUDIT_DIR ?= $(or $(TMPDIR),/tmp)/repro-ci-audit
 CI_AUDIT := $(BIN)/repro audit --quiet --no-mlflow --variant resnet_all --baseline-variant resnet_default \

@@ -1,4 +1,4 @@
-"""The study's loss table (DESIGN.md "The GAN zoo"), transcribed literally in NumPy float64.
+"""The study's loss table (docs/design.md, "Losses"), transcribed literally in NumPy float64.
 
 l = discriminator logit, s = sigmoid; each entry is the batch mean of the table's expression,
 with real and fake logits paired sample by sample (so both batches must have the same size).

@@ -23,7 +23,7 @@ from repro.registry import check_choice
 class TrainConfig:
     """Every field that determines a training run. Defaults are the embedded CPU demo."""
 
-    # --- model (Kurach et al. 2019, Section 3; DESIGN.md "The GAN zoo") ---
+    # --- model (Kurach et al. 2019, Section 3; docs/design.md, "The GAN zoo") ---
     architecture: str = "resnet"  # sndcgan | dcgan | resnet (paper's ResNet CIFAR) | resnet19
     resolution: int = 16  # image side in pixels; the embedded digits default is 16x16
     channels: int = 1  # 1 (digits) or 3 (CIFAR-10, CelebA-HQ, LSUN)

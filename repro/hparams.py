@@ -1,6 +1,6 @@
 """Table 1 of the study: the 24 named hyperparameter settings, usable with any variant.
 
-Kurach et al. 2019, Table 1 (DESIGN.md, "Hyperparameters"; the seed's table): learning rate in
+Kurach et al. 2019, Table 1 (docs/design.md, "Hyperparameters"): learning rate in
 {0.0002, 0.0001, 0.001} x lambda in {1, 10} x (beta1, beta2, n_dis) in {(0.5, 0.900, 5),
 (0.5, 0.999, 1), (0.5, 0.999, 5), (0.9, 0.999, 5)}. Each setting is a row of
 :class:`repro.config.TrainConfig` fields (``lr``, ``penalty_weight``, ``beta1``, ``beta2``,

@@ -87,7 +87,7 @@ def test_params_check_is_the_first_stage_and_every_stage_follows_it(stages):
 
 
 
-def test_readme_shows_the_current_dag(project):
+def test_docs_show_the_current_dag(project):
     repo, tmp = project
     chart = run([str(BIN / "dvc"), "dag", "--md"], repo, dvc_env(tmp)).stdout.strip()
-    assert chart in (ROOT / "README.md").read_text(), "update the README's chart: dvc dag --md"
+    assert chart in (ROOT / "docs" / "pipeline.md").read_text(), "update docs/pipeline.md's chart: dvc dag --md"

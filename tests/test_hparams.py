@@ -14,7 +14,7 @@ from repro.gan import presets
 
 
 def test_table1_is_the_papers_24_settings():
-    # Kurach et al. 2019, Table 1 (DESIGN.md): lr x lambda x (beta1, beta2, n_dis).
+    # Kurach et al. 2019, Table 1 (docs/design.md, "Hyperparameters"): lr x lambda x (beta1, beta2, n_dis).
     expected = set(itertools.product((2e-4, 1e-4, 1e-3), (1.0, 10.0),
                                      ((0.5, 0.9, 5), (0.5, 0.999, 1), (0.5, 0.999, 5), (0.9, 0.999, 5))))
     got = {(r["lr"], r["penalty_weight"], (r["beta1"], r["beta2"], r["n_dis"]))

@@ -12,7 +12,8 @@ from repro.gan.resample import downsample2x, unpool2x, upsample_nearest2x
 
 
 def test_unpool_inserts_zeros_as_compare_gan():
-    # The example of the issue and of DESIGN.md: [[1, 2], [3, 4]] -> zero insertion, top-left of each cell.
+    # The example of the issue and of docs/design.md, "Architectures": [[1, 2], [3, 4]] -> zero insertion,
+    # top-left of each cell.
     x = torch.tensor([[1.0, 2.0], [3.0, 4.0]]).reshape(1, 1, 2, 2)
     expected = torch.tensor([[1.0, 0.0, 2.0, 0.0],
                              [0.0, 0.0, 0.0, 0.0],

@@ -74,7 +74,8 @@ def _loaded(report: dict[str, Any]) -> list[str]:
 def _process_caveat(report: dict[str, Any]) -> str:
     """A sentence when a deterministic pair ran on a CPU at more than one intra-op thread: a pair
     trained in one process cannot show a race decided once per process, which CI's CPU has shown
-    (README, "Modes"); ``benchmarks/process_repeat.py`` counts that across fresh processes."""
+    (docs/modes.md, "A deterministic run that was not repeatable"); ``benchmarks/process_repeat.py``
+    counts that across fresh processes."""
     ids = {i for p in report["pairs"] if p["kind"] == "deterministic" for i in (p["a"], p["b"])}
     multi = [r for r in report["runs"] if r["id"] in ids and str(r.get("device") or "").startswith("cpu")
              and (r.get("threads") or 0) > 1]

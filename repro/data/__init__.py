@@ -1,4 +1,4 @@
-"""Datasets with the study's exact preprocessing (DESIGN.md, "Datasets and exact preprocessing").
+"""Datasets with the study's exact preprocessing (docs/datasets.md).
 
 ``load(name, split, root=, recipe=)`` returns an :class:`ImageSplit` whose ``batch()`` gives
 float32 (B, C, H, W) tensors in [0, 1]. Registered datasets: ``digits`` (embedded default,

@@ -44,7 +44,7 @@ SLOPE_EPS = 1e-4  # compare_gan: slopes = sqrt(0.0001 + sum(grad^2)); keeps sqrt
 DRAGAN_RECIPE = "compare_gan"  # the recipe implemented here
 DRAGAN_RECIPES = {
     "compare_gan": (
-        "compare_gan/gans/penalty_lib.py (2019, the study's library; DESIGN.md): std = population std of the "
+        "compare_gan/gans/penalty_lib.py (2019, the study's library; docs/design.md, Penalties): std = population std of the "
         "whole real batch; x_noisy = clip(x + std * (U[0,1) - 0.5), 0, 1); gradient of the logits at x_noisy; "
         "no interpolation."
     ),

@@ -1,6 +1,6 @@
 """The ResNet blocks of the study (compare_gan ``resnet_ops.ResNetBlock``) and of the SNGAN code.
 
-Both expose ``structure()`` for ``repro.arch.archdiff``; DESIGN.md, "The six ResNet differences",
+Both expose ``structure()`` for ``repro.arch.archdiff``; docs/design.md, "The six ResNet differences",
 names the paper's flags, and ``resnet_code`` (``compare_gan`` | ``sngan``) the details the paper
 did not list (see ``repro.gan.resnet``).
 """
@@ -81,7 +81,7 @@ class GResBlock(nn.Module):
 
 
 class DResBlock(nn.Module):
-    """Discriminator block, pre-activation or optimized (DESIGN.md, "The six ResNet differences").
+    """Discriminator block, pre-activation or optimized (docs/design.md, "The six ResNet differences").
 
     pre-activation (compare_gan resnet_ops.py:136-182, ``is_gen_block=False``):
       [norm] ReLU conv3x3(c_in->h) [norm] ReLU conv3x3(h->c_out) [avgpool 2x2], plus the shortcut

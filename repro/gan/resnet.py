@@ -15,7 +15,8 @@ blocks (output channels, upsampling), and the discriminator's blocks (output cha
   64 x (1, 2, 4, 4, 8, 8) channels (B0, then B1-B5: resnet5.py:125-138);
   TF's 'SAME' pooling keeps a 1x1 map 1x1, so at 32x32 the last two blocks run at 1x1.
 
-The six flags (``skip cin opt sum tan eps``) change the blocks as DESIGN.md's table says.
+The six flags (``skip cin opt sum tan eps``) change the blocks as the table of docs/design.md,
+"The six ResNet differences", says.
 ``resnet_code`` sets the details the paper did not list (:data:`RESNET_CODES`).
 Channel counts are multiplied by ``cfg.width`` and rounded half up, never below 1.
 """

@@ -1,7 +1,7 @@
 """Evaluate a run directory under a named protocol: FID (bootstrap interval, evaluation-seed
 values), IS and KID, with the settings that produced them.
 
-Protocol (``repro.metrics.protocols``; DESIGN.md, Metrics): real statistics of the test split;
+Protocol (``repro.metrics.protocols``; docs/metrics.md, "Protocols"): real statistics of the test split;
 as many generated samples as test images unless ``num_samples`` says otherwise; both image sets
 rounded to 8-bit levels; z from the fixed evaluation seed. Results are flat (one list: the
 per-seed FIDs) and written atomically to ``RUN_DIR/metrics.json``.

@@ -43,7 +43,7 @@ class Protocol:
     quantize: "uint8" (both image sets rounded to 8-bit levels) or "none".
     split: the real reference split.
     num_samples: generated samples; None = as many as the split has images (all of them are used).
-    comparable_with: the published numbers computed the same way (README table).
+    comparable_with: the published numbers computed the same way (docs/metrics.md, "Protocols").
     """
 
     name: str

@@ -1,6 +1,6 @@
 """Nested variance components of FID: seed > replicate within a seed > evaluation within a run.
 
-The design (DESIGN.md, "Statistics of a comparison"): independent training seeds are the top
+The design (docs/statistics.md, "Seeds are the unit of evidence"): independent training seeds are the top
 level; within a seed, the runs that differ in bits (nondeterministic replicates; bit-identical
 runs are collapsed into one before they get here) are the middle level; within a run, FIDs under
 several evaluation seeds (different z for the generated samples) are the bottom level. The model

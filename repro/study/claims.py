@@ -12,7 +12,7 @@ A claims file (YAML) holds ``claims:``, a list of::
     expect: lower                     # A's FID vs B's: lower | higher | similar | not_higher
     aggregate: median                 # optional: per seed, over a side's trials: median | min
 
-Evidence (seeds are the unit, DESIGN.md "Statistics of a comparison"): for each seed of the
+Evidence (seeds are the unit: docs/statistics.md, "Seeds are the unit of evidence"): for each seed of the
 study, a side's observation is the ``aggregate`` over that side's trials (settings and variants)
 of the seed's FID (a diverged run scores the study's worst FID, :mod:`repro.study.results`).
 The two sides' per-seed observations go to :func:`repro.stats.compare_seeds` (Welch interval of

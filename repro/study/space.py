@@ -1,10 +1,10 @@
 """What a study varies: the variants (presets), and the hyperparameter space (Table 1 or Table 2).
 
 Table 1 (grid, :mod:`repro.hparams`): 24 named settings of lr, lambda (``penalty_weight``),
-beta1, beta2 and n_dis. Table 2 (Kurach et al. 2019; DESIGN.md "Hyperparameters"): the ranges
+beta1, beta2 and n_dis. Table 2 (Kurach et al. 2019; docs/design.md, "Hyperparameters"): the ranges
 sequential Bayesian optimisation searched, lr in [1e-5, 1e-2] (log), lambda in [1e-4, 10] (log)
 for the L2 penalty and [0.1, 100] (log) for the others, beta1 and beta2 in [0, 1]. The issue and
-DESIGN.md give no n_dis range for Table 2, so a Table 2 trial keeps its variant's n_dis. A
+docs/design.md give no n_dis range for Table 2, so a Table 2 trial keeps its variant's n_dis. A
 variant without a penalty does not search lambda (it has no effect there).
 
 A trial's ``fields`` are :class:`repro.config.TrainConfig` overrides applied after the preset.

@@ -29,7 +29,7 @@ from repro.train.steps import Stepper
 log = logging.getLogger(__name__)
 
 EXIT_COMPLETED = 0
-EXIT_DIVERGED = 3  # documented in README and `repro train --help`
+EXIT_DIVERGED = 3  # documented in docs/training.md and `repro train --help`
 
 # Test seam for crash-safety tests, never set in normal use. REPRO_FAULT="KIND:STEP" with KIND:
 #   kill-after-step             SIGKILL after the step is traced, before any checkpoint

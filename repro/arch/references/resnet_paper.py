@@ -2,8 +2,8 @@
 
 Sources, and which detail comes from which:
 
-* The six flags, from the paper's own words (the seed's transcription of the appendix,
-  ``shared/seeds/000_*.txt`` lines 198-209; DESIGN.md, "The six ResNet differences"):
+* The six flags, from the paper's own words (Kurach et al. 2019, Appendix, Figure 7;
+  docs/design.md, "The six ResNet differences"):
   SKIP "use the input as the output of the shortcut in the discriminator ResBlock; by default a
   conv layer with a 3x3 kernel"; CIN "c_in as the hidden channels of the discriminator ResBlock
   (c_out by default)"; OPT "in the first discriminator block: no ReLU first, a conv in the
