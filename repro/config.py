@@ -54,6 +54,22 @@ class TrainConfig:
     # `--hparams NAME`); "" = set one by one. A name is checked against those five fields.
     hparams: str = ""
 
+    # --- the training step: where torch's defaults and compare_gan's differ (issue 21, section 3) ---
+    # Each field names a rule of one training step; the default is compare_gan HEAD's (so every preset
+    # gets it), the other choice stays selectable with --set. repro.gan applies them.
+    # batch-norm moving variance: biased (compare_gan: arch_ops.py:294-297 feeds the biased moments of
+    # tf.nn.normalize_moments to assign_moving_average, :110-114; the 2018 code's
+    # tf.contrib.layers.batch_norm(fused=False) too, src/gans/resnet_architecture.py:48-57 at 81ba388) | unbiased
+    # (torch.nn.BatchNorm: n / (n - 1) times the batch variance). Batch normalisation itself always
+    # uses the biased batch variance; only the running average that eval mode uses differs.
+    bn_variance: str = "biased"
+    # weight init: normal (HEAD: every kernel N(0, 0.02), arch_ops.py:46-58, 538-592) | truncated_normal
+    # (the 2018 code, at 81ba388: ops.conv2d's default tf.truncated_normal_initializer(stddev=0.02), values
+    # beyond 2 std redrawn, src/gans/ops.py:174-175, for every conv kernel of ResNet and DCGAN; linear and
+    # deconv kernels stay N(0, 0.02), ops.py:117-130, 190-195; SNDCGAN passes random_normal to its convs
+    # explicitly, dcgan_architecture.py:157-177, so it builds the same weights either way)
+    init: str = "normal"
+
     # --- data ---
     dataset: str = "digits"
     data_root: str = ""  # local root of a real dataset; "" = the dataset's environment variable
@@ -132,6 +148,8 @@ def validate(cfg: TrainConfig) -> None:
     if cfg.resnet_code != "compare_gan" and cfg.architecture not in ("resnet", "resnet19"):
         _fail("resnet_code", cfg.resnet_code, f"applies to resnet and resnet19, not {cfg.architecture}")
     check_choice("d_batch", cfg.d_batch, batching.D_BATCH)
+    check_choice("bn_variance", cfg.bn_variance, normalization.BN_VARIANCES)
+    check_choice("init", cfg.init, architectures.INITS)
     for name in _POSITIVE_INT:
         value = getattr(cfg, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
