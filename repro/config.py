@@ -16,6 +16,8 @@ from typing import Any, Mapping
 MODES = ("deterministic", "nondeterministic")
 RESNET_FLAGS = ("skip", "cin", "opt", "sum", "tan", "eps")
 ADAM_IMPLS = ("auto", "loop", "foreach", "fused")
+ADAM_EPSILONS = ("tf", "torch")
+G_STEP_FAKES = ("reuse", "rerun", "fresh")
 MEMORY_FORMATS = ("contiguous", "channels_last")
 COMPILE_MODES = ("none", "default", "reduce-overhead")
 
@@ -56,13 +58,27 @@ class TrainConfig:
 
     # --- the training step: where torch's defaults and compare_gan's differ (issue 21, section 3) ---
     # Each field names a rule of one training step; the default is compare_gan HEAD's (so every preset
-    # gets it), the other choice stays selectable with --set. repro.gan applies them.
+    # gets it), the other choice stays selectable with --set. repro.train.loop and repro.gan apply them.
     # batch-norm moving variance: biased (compare_gan: arch_ops.py:294-297 feeds the biased moments of
     # tf.nn.normalize_moments to assign_moving_average, :110-114; the 2018 code's
     # tf.contrib.layers.batch_norm(fused=False) too, src/gans/resnet_architecture.py:48-57 at 81ba388) | unbiased
     # (torch.nn.BatchNorm: n / (n - 1) times the batch variance). Batch normalisation itself always
     # uses the biased batch variance; only the running average that eval mode uses differs.
     bn_variance: str = "biased"
+    # where Adam adds epsilon: tf (tf.train.AdamOptimizer, compare_gan's optimizer: modular_gan.py:70,
+    # example_configs/*.gin; the 2018 src/gans/gans_with_penalty.py:71-78 at 81ba388): var -= lr*sqrt(1-b2^t)/(1-b1^t) *
+    # m / (sqrt(v) + eps), eps on the uncorrected sqrt(v)) | torch (torch.optim.Adam: eps on the
+    # bias-corrected sqrt(v / (1-b2^t))). tf equals torch with eps / sqrt(1 - b2^t) (3.2e-7 at step 1
+    # with b2 0.999, 1e-8 in the limit); repro.train.adam applies it through torch's kernels.
+    adam_epsilon: str = "tf"
+    # the fake images the generator update scores (see repro.train.loop.Trainer.train_step):
+    # reuse (HEAD on GPU: modular_gan.py:464-467, 560-571: the last D update's z and real batch, and
+    # the fakes of that same G forward, so G runs once per D update) | rerun (the 2018 code, the
+    # paper's: abstract_gan.py:262-267 at 81ba388 feeds the same z again, so G runs again and its
+    # batch-norm moving averages take a second step) | fresh (a new z: HEAD's unrolled TPU graph,
+    # modular_gan.py:81-84, 560-566, which also takes a new real batch; the 2018 WGAN_GP class,
+    # WGAN_GP.py:107-108; and repro before this field existed)
+    g_step_fakes: str = "reuse"
     # weight init: normal (HEAD: every kernel N(0, 0.02), arch_ops.py:46-58, 538-592) | truncated_normal
     # (the 2018 code, at 81ba388: ops.conv2d's default tf.truncated_normal_initializer(stddev=0.02), values
     # beyond 2 std redrawn, src/gans/ops.py:174-175, for every conv kernel of ResNet and DCGAN; linear and
@@ -149,6 +165,8 @@ def validate(cfg: TrainConfig) -> None:
         _fail("resnet_code", cfg.resnet_code, f"applies to resnet and resnet19, not {cfg.architecture}")
     check_choice("d_batch", cfg.d_batch, batching.D_BATCH)
     check_choice("bn_variance", cfg.bn_variance, normalization.BN_VARIANCES)
+    check_choice("adam_epsilon", cfg.adam_epsilon, ADAM_EPSILONS)
+    check_choice("g_step_fakes", cfg.g_step_fakes, G_STEP_FAKES)
     check_choice("init", cfg.init, architectures.INITS)
     for name in _POSITIVE_INT:
         value = getattr(cfg, name)
@@ -248,5 +266,5 @@ def dumps(cfg: TrainConfig) -> str:
     return json.dumps(to_dict(cfg), indent=2, sort_keys=True)
 
 
-__all__ = ["TrainConfig", "MODES", "RESNET_FLAGS", "ADAM_IMPLS", "MEMORY_FORMATS", "COMPILE_MODES", "FIELD_NAMES",
+__all__ = ["TrainConfig", "MODES", "RESNET_FLAGS", "ADAM_IMPLS", "ADAM_EPSILONS", "G_STEP_FAKES", "MEMORY_FORMATS", "COMPILE_MODES", "FIELD_NAMES",
            "validate", "to_dict", "from_dict", "parse_value", "parse_overrides", "diff", "dumps"]

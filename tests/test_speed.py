@@ -12,7 +12,7 @@ import torch
 
 from repro.config import TrainConfig
 from repro.train import rundir, train
-from repro.train.loop import EagerAdam
+from repro.train.adam import EagerAdam
 from repro.train.progress import Progress, format_eta
 
 
