@@ -212,6 +212,18 @@ def from_dict(data: Mapping[str, Any]) -> TrainConfig:
     return TrainConfig(**kwargs)
 
 
+# What a field was in effect for a config recorded (a run's config.json) before the field existed: such
+# a run trained with torch's rules. :func:`from_record` fills them in, so that an old run never passes
+# for one of today's defaults (a resume or an audit's reuse then names the fields that differ).
+RECORDED_BEFORE = {"bn_variance": "unbiased", "adam_epsilon": "torch", "g_step_fakes": "fresh", "init": "normal"}
+
+
+def from_record(data: Mapping[str, Any]) -> TrainConfig:
+    """The config a run recorded (``config.json``): :func:`from_dict`, with the fields it predates
+    set to what it trained with (:data:`RECORDED_BEFORE`), not to today's defaults."""
+    return from_dict({**RECORDED_BEFORE, **data})
+
+
 def _parse_flags(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         return tuple(v.strip() for v in value.split(",") if v.strip())
@@ -267,4 +279,4 @@ def dumps(cfg: TrainConfig) -> str:
 
 
 __all__ = ["TrainConfig", "MODES", "RESNET_FLAGS", "ADAM_IMPLS", "ADAM_EPSILONS", "G_STEP_FAKES", "MEMORY_FORMATS", "COMPILE_MODES", "FIELD_NAMES",
-           "validate", "to_dict", "from_dict", "parse_value", "parse_overrides", "diff", "dumps"]
+           "validate", "to_dict", "from_dict", "from_record", "RECORDED_BEFORE", "parse_value", "parse_overrides", "diff", "dumps"]

@@ -241,3 +241,16 @@ def test_sndcgan_builds_the_same_weights_under_both_inits():
     a = _weights(TrainConfig(architecture="sndcgan", width=0.25))
     b = _weights(TrainConfig(architecture="sndcgan", width=0.25, init="truncated_normal"))
     assert all(torch.equal(a[k].weight, b[k].weight) for k in a)
+
+
+def test_a_run_recorded_before_the_fields_existed_reads_as_torchs_rules(tiny_cfg, tmp_path):
+    cfg = tiny_cfg.replace(steps=2, checkpoint_every=1)
+    train(cfg, tmp_path / "run", progress=False)
+    path = tmp_path / "run" / rundir.CONFIG
+    old = {k: v for k, v in json.loads(path.read_text()).items() if k not in HEAD}  # as an older repro wrote it
+    path.write_text(json.dumps(old))
+    recorded = rundir.read_config(tmp_path / "run")
+    assert {k: getattr(recorded, k) for k in HEAD} == {"bn_variance": "unbiased", "adam_epsilon": "torch",
+                                                         "g_step_fakes": "fresh", "init": "normal"}
+    with pytest.raises(ValueError, match="bn_variance.*adam_epsilon.*g_step_fakes"):
+        train(cfg, tmp_path / "run", resume=True, progress=False)  # not continued under other rules
