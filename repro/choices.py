@@ -21,6 +21,12 @@ RESNET_CODES = ("compare_gan", "sngan")  # repro.gan.resnet.RESNET_CODES
 D_BATCH = ("concat", "split")  # repro.gan.batching
 RESNET_FLAGS = ("skip", "cin", "opt", "sum", "tan", "eps")
 ADAM_IMPLS = ("auto", "loop", "foreach", "fused")
+# the training step's rules where compare_gan HEAD and torch (or the 2018 code) differ; the first
+# of each is compare_gan HEAD's (repro/config.py cites the source lines)
+BN_VARIANCES = ("biased", "unbiased")  # what batch norm's running variance averages
+ADAM_EPSILONS = ("tf", "torch")  # where Adam adds epsilon
+G_STEP_FAKES = ("reuse", "rerun", "fresh")  # what the G update feeds D
+INITS = ("normal", "truncated_normal")  # conv kernel initialisation
 MEMORY_FORMATS = ("contiguous", "channels_last")
 COMPILE_MODES = ("none", "default", "reduce-overhead")
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
 from repro import choices, hparams
-from repro.choices import ADAM_IMPLS, COMPILE_MODES, MEMORY_FORMATS, MODES, RESNET_FLAGS
+from repro.choices import ADAM_EPSILONS, ADAM_IMPLS, COMPILE_MODES, G_STEP_FAKES, MEMORY_FORMATS, MODES, RESNET_FLAGS
 from repro.errors import ConfigError
 from repro.registry import check_choice
 
@@ -52,6 +52,36 @@ class TrainConfig:
     # the Table 1 setting lr, penalty_weight, beta1, beta2 and n_dis were set from (repro.hparams;
     # `--hparams NAME`); "" = set one by one. A name is checked against those five fields.
     hparams: str = ""
+
+    # --- the training step: where torch's defaults and compare_gan's differ (issue 21, section 3) ---
+    # Each field names a rule of one training step; the default is compare_gan HEAD's (so every preset
+    # gets it), the other choice stays selectable with --set. repro.train.loop and repro.gan apply them.
+    # batch-norm moving variance: biased (compare_gan: arch_ops.py:294-297 feeds the biased moments of
+    # tf.nn.normalize_moments to assign_moving_average, :110-114; the 2018 code's
+    # tf.contrib.layers.batch_norm(fused=False) too, src/gans/resnet_architecture.py:48-57 at 81ba388) | unbiased
+    # (torch.nn.BatchNorm: n / (n - 1) times the batch variance). Batch normalisation itself always
+    # uses the biased batch variance; only the running average that eval mode uses differs.
+    bn_variance: str = "biased"
+    # where Adam adds epsilon: tf (tf.train.AdamOptimizer, compare_gan's optimizer: modular_gan.py:70,
+    # example_configs/*.gin; the 2018 src/gans/gans_with_penalty.py:71-78 at 81ba388): var -= lr*sqrt(1-b2^t)/(1-b1^t) *
+    # m / (sqrt(v) + eps), eps on the uncorrected sqrt(v)) | torch (torch.optim.Adam: eps on the
+    # bias-corrected sqrt(v / (1-b2^t))). tf equals torch with eps / sqrt(1 - b2^t) (3.2e-7 at step 1
+    # with b2 0.999, 1e-8 in the limit); repro.train.adam applies it through torch's kernels.
+    adam_epsilon: str = "tf"
+    # the fake images the generator update scores (see repro.train.loop.Trainer.train_step):
+    # reuse (HEAD on GPU: modular_gan.py:464-467, 560-571: the last D update's z and real batch, and
+    # the fakes of that same G forward, so G runs once per D update) | rerun (the 2018 code, the
+    # paper's: abstract_gan.py:262-267 at 81ba388 feeds the same z again, so G runs again and its
+    # batch-norm moving averages take a second step) | fresh (a new z: HEAD's unrolled TPU graph,
+    # modular_gan.py:81-84, 560-566, which also takes a new real batch; the 2018 WGAN_GP class,
+    # WGAN_GP.py:107-108; and repro before this field existed)
+    g_step_fakes: str = "reuse"
+    # weight init: normal (HEAD: every kernel N(0, 0.02), arch_ops.py:46-58, 538-592) | truncated_normal
+    # (the 2018 code, at 81ba388: ops.conv2d's default tf.truncated_normal_initializer(stddev=0.02), values
+    # beyond 2 std redrawn, src/gans/ops.py:174-175, for every conv kernel of ResNet and DCGAN; linear and
+    # deconv kernels stay N(0, 0.02), ops.py:117-130, 190-195; SNDCGAN passes random_normal to its convs
+    # explicitly, dcgan_architecture.py:157-177, so it builds the same weights either way)
+    init: str = "normal"
 
     # --- data ---
     dataset: str = "digits"
@@ -128,6 +158,10 @@ def validate(cfg: TrainConfig) -> None:
     if cfg.resnet_code != "compare_gan" and cfg.architecture not in ("resnet", "resnet19"):
         _fail("resnet_code", cfg.resnet_code, f"applies to resnet and resnet19, not {cfg.architecture}")
     check_choice("d_batch", cfg.d_batch, choices.D_BATCH)
+    check_choice("bn_variance", cfg.bn_variance, choices.BN_VARIANCES)
+    check_choice("adam_epsilon", cfg.adam_epsilon, choices.ADAM_EPSILONS)
+    check_choice("g_step_fakes", cfg.g_step_fakes, choices.G_STEP_FAKES)
+    check_choice("init", cfg.init, choices.INITS)
     for name in _POSITIVE_INT:
         value = getattr(cfg, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -168,6 +202,18 @@ def from_dict(data: Mapping[str, Any]) -> TrainConfig:
     if "flags" in kwargs:
         kwargs["flags"] = _parse_flags(kwargs["flags"])
     return TrainConfig(**kwargs)
+
+
+# What a field was in effect for a config recorded (a run's config.json) before the field existed: such
+# a run trained with torch's rules. :func:`from_record` fills them in, so that an old run never passes
+# for one of today's defaults (a resume or an audit's reuse then names the fields that differ).
+RECORDED_BEFORE = {"bn_variance": "unbiased", "adam_epsilon": "torch", "g_step_fakes": "fresh", "init": "normal"}
+
+
+def from_record(data: Mapping[str, Any]) -> TrainConfig:
+    """The config a run recorded (``config.json``): :func:`from_dict`, with the fields it predates
+    set to what it trained with (:data:`RECORDED_BEFORE`), not to today's defaults."""
+    return from_dict({**RECORDED_BEFORE, **data})
 
 
 def _parse_flags(value: Any) -> tuple[str, ...]:
@@ -224,5 +270,5 @@ def dumps(cfg: TrainConfig) -> str:
     return json.dumps(to_dict(cfg), indent=2, sort_keys=True)
 
 
-__all__ = ["TrainConfig", "MODES", "RESNET_FLAGS", "ADAM_IMPLS", "MEMORY_FORMATS", "COMPILE_MODES", "FIELD_NAMES",
-           "validate", "to_dict", "from_dict", "parse_value", "parse_overrides", "diff", "dumps"]
+__all__ = ["TrainConfig", "MODES", "RESNET_FLAGS", "ADAM_IMPLS", "ADAM_EPSILONS", "G_STEP_FAKES", "MEMORY_FORMATS", "COMPILE_MODES", "FIELD_NAMES",
+           "validate", "to_dict", "from_dict", "from_record", "RECORDED_BEFORE", "parse_value", "parse_overrides", "diff", "dumps"]

@@ -27,7 +27,7 @@ from pathlib import Path
 from torch import nn
 
 from repro import hashing, io
-from repro.config import TrainConfig, from_dict
+from repro.config import TrainConfig, from_record
 from repro.errors import InputError
 from repro.gan import architectures
 
@@ -123,7 +123,7 @@ def remove_run(run_dir: str | Path) -> list[str]:
 
 
 def read_config(run_dir: str | Path) -> TrainConfig:
-    return from_dict(io.read_json(Path(run_dir) / CONFIG, "run config"))
+    return from_record(io.read_json(Path(run_dir) / CONFIG, "run config"))
 
 
 def read_run(run_dir: str | Path) -> dict:

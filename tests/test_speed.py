@@ -13,7 +13,7 @@ import torch
 from repro import rundir
 from repro.config import TrainConfig
 from repro.train import train
-from repro.train.loop import EagerAdam
+from repro.train.adam import EagerAdam
 from repro.train.progress import Progress, format_eta
 
 

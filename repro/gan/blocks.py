@@ -197,9 +197,9 @@ class LinearStem(nn.Module):
         self.linear = nn.Linear(z_dim, channels * size * size)
         self.channels, self.size, self.bn_over = channels, size, bn_over
         if bn_over == "channels":
-            self.bn = nn.BatchNorm2d(channels, eps=bn_eps)
+            self.bn = normalization.BatchNorm2d(channels, eps=bn_eps)
         elif bn_over == "features":
-            self.bn = nn.BatchNorm1d(channels * size * size, eps=bn_eps)
+            self.bn = normalization.BatchNorm1d(channels * size * size, eps=bn_eps)
         else:
             self.bn = None
 
@@ -227,7 +227,7 @@ class BNReLU(nn.Module):
 
     def __init__(self, channels: int, eps: float):
         super().__init__()
-        self.bn = nn.BatchNorm2d(channels, eps=eps)
+        self.bn = normalization.BatchNorm2d(channels, eps=eps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.bn(x))

@@ -66,7 +66,7 @@ def _d_layer(cfg: "TrainConfig", c_in: int, c_out: int, k: int, stride: int, slo
 
 
 def _g_up(c_in: int, c_out: int, k: int) -> nn.Module:
-    return ConvNormAct(same_deconv(c_in, c_out, k, 2), nn.BatchNorm2d(c_out, eps=G_BN_EPS), "relu", norm_label="BN")
+    return ConvNormAct(same_deconv(c_in, c_out, k, 2), normalization.BatchNorm2d(c_out, eps=G_BN_EPS), "relu", norm_label="BN")
 
 
 def build_sndcgan(cfg: "TrainConfig") -> tuple[Generator, Discriminator]:

@@ -16,7 +16,8 @@ The log-sigmoid terms use softplus, which stays finite for any finite logit:
 -log s(l) = softplus(-l) and -log(1 - s(l)) = softplus(l).
 
 The trainer calls a loss twice per step: for the D update it uses ``d_loss`` (fake logits from a
-detached G sample), for the G update it uses ``g_loss`` (fresh D(G(z)) logits). Every ``g_loss``
+detached G sample), for the G update it uses ``g_loss`` (D's logits of G(z) after the D updates,
+with gradients through G; which z and which G forward: config ``g_step_fakes``). Every ``g_loss``
 depends on the fake logits only, so the real logits passed for the G update may be detached.
 """
 

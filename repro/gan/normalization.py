@@ -49,6 +49,60 @@ D_BN_MOMENTUM = 0.1
 
 _SN_LAYERS = (nn.Conv2d, nn.Linear)
 
+# What a batch norm's running variance averages (config field ``bn_variance``): ``biased`` is the
+# batch variance itself, as compare_gan's moving average (arch_ops.py:294-297, 110-114: the moments of
+# tf.nn.normalize_moments, divided by n); ``unbiased`` is torch's n / (n - 1) times it.
+BN_VARIANCES = choices.BN_VARIANCES
+
+
+class _MovingVariance:
+    """Batch norm whose running variance averages the biased batch variance when ``variance`` is
+    ``"biased"``; ``"unbiased"`` (the construction default) is torch's own forward, bit for bit.
+
+    The normalization in train mode is the same either way (batch mean and biased batch variance);
+    only the running statistics that eval mode uses differ. The update is compare_gan's
+    ``v -= (v - batch) * (1 - decay)`` with ``decay = 1 - momentum`` (``lerp``), mean and variance
+    alike; ``num_batches_tracked`` counts as in torch, so the state_dict keys do not change.
+    :func:`set_bn_variance` sets it for a whole net.
+    """
+
+    variance = "unbiased"
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not (self.training and self.variance == "biased"):
+            return super().forward(x)
+        if self.momentum is None or not self.track_running_stats:
+            raise ValueError("variance='biased' needs a momentum and running statistics")
+        self._check_input_dim(x)
+        with torch.no_grad():
+            var, mean = torch.var_mean(x, dim=[0, *range(2, x.dim())], correction=0)
+            self.running_mean.lerp_(mean, self.momentum)
+            self.running_var.lerp_(var, self.momentum)
+            self.num_batches_tracked.add_(1)
+        # the running buffers are left out: F.batch_norm would update them with the unbiased variance
+        return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
+
+
+class BatchNorm1d(_MovingVariance, nn.BatchNorm1d):
+    """``nn.BatchNorm1d`` with a choice of running variance (:class:`_MovingVariance`)."""
+
+
+class BatchNorm2d(_MovingVariance, nn.BatchNorm2d):
+    """``nn.BatchNorm2d`` with a choice of running variance (:class:`_MovingVariance`)."""
+
+
+def set_bn_variance(net: nn.Module, variance: str) -> None:
+    """Make every batch norm of ``net`` average ``variance`` (one of :data:`BN_VARIANCES`). A torch
+    batch norm that cannot (not one of this module's classes) is a ``TypeError``: it would keep
+    torch's rule whatever the config says."""
+    check_choice("bn_variance", variance, BN_VARIANCES)
+    for name, m in net.named_modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            if not isinstance(m, _MovingVariance):
+                raise TypeError(f"batch norm {name or type(net).__name__} is a plain {type(m).__name__}; build it "
+                                 "with repro.gan.normalization.BatchNorm1d/BatchNorm2d so bn_variance applies")
+            m.variance = variance
+
 
 def sn_matrix(weight: Tensor) -> Tensor:
     """The compare_gan view of a torch weight: conv ``(c_out, c_in, kh, kw)`` -> ``(kh*kw*c_in, c_out)``
@@ -240,7 +294,7 @@ def d_feature_norm(norm: str, channels: int, *, bn_eps: float = D_BN_EPS,
     """
     check_choice("d_norm", norm, NORMS)
     if norm == "bn":
-        return nn.BatchNorm2d(channels, eps=bn_eps, momentum=bn_momentum)
+        return BatchNorm2d(channels, eps=bn_eps, momentum=bn_momentum)
     if norm == "ln":
         # compare_gan calls tf.contrib.layers.layer_norm on NHWC: statistics over every axis but
         # the batch (begin_norm_axis=1), gamma/beta over the last axis only (begin_params_axis=-1),
@@ -250,6 +304,7 @@ def d_feature_norm(norm: str, channels: int, *, bn_eps: float = D_BN_EPS,
     return nn.Identity()
 
 
-__all__ = ["NORMS", "SN_IMPLS", "SN_EPS", "LN_EPS", "D_BN_EPS", "D_BN_MOMENTUM", "SpectralNorm", "spectral_norm",
+__all__ = ["NORMS", "SN_IMPLS", "BN_VARIANCES", "SN_EPS", "LN_EPS", "D_BN_EPS", "D_BN_MOMENTUM", "BatchNorm1d",
+           "BatchNorm2d", "set_bn_variance", "SpectralNorm", "spectral_norm",
            "sn_matrix", "l2_normalize", "power_iteration", "spectral_norm_impl", "is_spectral_normed", "raw_weight", "sigma",
            "d_conv", "d_linear", "d_feature_norm"]

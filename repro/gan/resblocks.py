@@ -54,9 +54,9 @@ class GResBlock(nn.Module):
         if shortcut == "identity" and (c_in != c_out or upsample is not None):
             raise InputError("an identity shortcut needs c_in == c_out and no upsampling")
         self.c_in, self.c_out, self.upsample = c_in, c_out, upsample
-        self.bn1 = nn.BatchNorm2d(c_in, eps=bn_eps)
+        self.bn1 = normalization.BatchNorm2d(c_in, eps=bn_eps)
         self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
-        self.bn2 = nn.BatchNorm2d(c_out, eps=bn_eps)
+        self.bn2 = normalization.BatchNorm2d(c_out, eps=bn_eps)
         self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
         k = {"conv3x3": 3, "conv1x1": 1}.get(shortcut)
         self.shortcut = nn.Identity() if k is None else nn.Conv2d(c_in, c_out, k, padding=k // 2)

@@ -29,6 +29,7 @@ from repro.determinism import derive_seed, resolve_device, seed_globals, sync_in
 from repro.errors import InputError
 from repro.gan import architectures, batching, losses, penalties
 from repro.gan.sampling import sample_z
+from repro.train.adam import make_adam
 
 
 class Diverged(RuntimeError):
@@ -100,15 +101,28 @@ class Trainer:
     def train_step(self) -> dict[str, torch.Tensor]:
         """n_dis discriminator updates, then one generator update; returns the last D loss, the G
         loss and the penalty as 0-dim tensors on the device (reading them is the caller's host sync).
-        Raises :class:`Diverged` (sync_every=1 only: otherwise the check is deferred)."""
+        Raises :class:`Diverged` (sync_every=1 only: otherwise the check is deferred).
+
+        The generator update scores ``D(cat(x_real, x_fake))`` (``d_batch=concat``; ``split``:
+        ``D(x_fake)``) with D as the last D update left it (weights, spectral-norm vectors, batch-norm
+        statistics, all advanced by that call as by any), ``x_real`` the last D update's real batch and
+        ``x_fake`` as ``cfg.g_step_fakes`` says: ``reuse`` (compare_gan HEAD) the very fakes of the last
+        D update, from one G forward kept with its graph (G's parameters have not changed since, so
+        its gradient is that of G(z) for the same z; G's batch norm steps once per D update);
+        ``rerun`` (the 2018 code) G run again on the same z (the same images; G's batch norm takes a
+        second step); ``fresh`` G on a new z from the z stream.
+        """
         cfg, step = self.cfg, self.step + 1
         self.G.train()
         self.D.train()
         self.D.requires_grad_(True)
-        for _ in range(cfg.n_dis):
+        for i in range(cfg.n_dis):
             x_real = self._real_batch()
-            with torch.no_grad():
-                x_fake = self.G(self._z(x_real.shape[0]))
+            z = self._z(x_real.shape[0])
+            keep_graph = cfg.g_step_fakes == "reuse" and i == cfg.n_dis - 1  # the G update scores these
+            with torch.set_grad_enabled(keep_graph):
+                x_fake_g = self.G(z)
+            x_fake = x_fake_g.detach()
             d_real, d_fake = batching.discriminate(self.D, x_real, x_fake, cfg.d_batch)
             d_loss = self.loss_fn(d_real, d_fake)[0]
             penalty = self.penalty_fn(self.D, x_real, x_fake, generator=self.penalty_gen,
@@ -119,7 +133,11 @@ class Trainer:
             d_total.backward()
             self.opt_d.step()
         self.D.requires_grad_(False)  # the G update needs gradients through D, not for D
-        d_fake_g = batching.discriminate_fake(self.D, x_real, self.G(self._z(cfg.batch_size)), cfg.d_batch)
+        if cfg.g_step_fakes == "rerun":
+            x_fake_g = self.G(z)
+        elif cfg.g_step_fakes == "fresh":
+            x_fake_g = self.G(self._z(cfg.batch_size))
+        d_fake_g = batching.discriminate_fake(self.D, x_real, x_fake_g, cfg.d_batch)
         g_loss = self.loss_fn(d_real.detach(), d_fake_g)[1]
         self._check_finite(step, "generator loss", g_loss)
         self.opt_g.zero_grad(set_to_none=True)
@@ -216,41 +234,6 @@ def timed_step(trainer: Trainer) -> tuple[dict[str, float], float]:
 
 
 # ---------------------------------------------------------------------- speed settings
-
-
-def make_adam(params, cfg: TrainConfig) -> torch.optim.Adam:
-    """Adam with the kernel ``cfg.adam_impl`` names (``auto``: torch's own pick for the device);
-    :class:`EagerAdam` unless the run compiles."""
-    kinds = {"auto": {}, "loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}
-    cls = torch.optim.Adam if cfg.compile != "none" else EagerAdam
-    return cls(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), **kinds[cfg.adam_impl])
-
-
-def _undecorated(fn):
-    """The function under torch's compiler-only decorators (``functools.wraps`` keeps it in ``__wrapped__``)."""
-    return getattr(fn, "__wrapped__", fn)
-
-
-class EagerAdam(torch.optim.Adam):
-    """``torch.optim.Adam`` (same kernels, same state_dict, same bits) for runs that compile nothing.
-
-    Start-up: torch.optim decorates ``step`` (``_use_grad_for_differentiable``) and its bookkeeping
-    methods (``torch._disable_dynamo``: add_param_group, zero_grad, state_dict, load_state_dict)
-    for torch.compile's sake, and both decorators import ``torch._dynamo`` on first use: most of
-    the compiler, about as long again as importing torch. Outside a compiled region the decorators
-    only turn autograd off around ``step``, which is what this class does; the methods are the
-    undecorated ones.
-    """
-
-    add_param_group = _undecorated(torch.optim.Optimizer.add_param_group)
-    zero_grad = _undecorated(torch.optim.Optimizer.zero_grad)
-    state_dict = _undecorated(torch.optim.Optimizer.state_dict)
-    load_state_dict = _undecorated(torch.optim.Optimizer.load_state_dict)
-    _step = _undecorated(torch.optim.Adam.step)
-
-    def step(self, closure=None):
-        with torch.set_grad_enabled(self.defaults["differentiable"]):  # as _use_grad_for_differentiable
-            return self._step(closure)
 
 
 def compile_models(trainer: Trainer, mode: str) -> None:
