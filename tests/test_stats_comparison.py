@@ -92,7 +92,7 @@ def test_nested_balanced_by_hand():
     # seed 0: runs [1, 3], [5, 7]; seed 1: runs [11, 13], [15, 17]
     # MS_eval = 8/4 = 2; MS_rep = 32/2 = 16; MS_seed = 200/1 = 200; balanced coefficients n=2, bn=4:
     # s2_eval = 2, s2_rep = (16 - 2)/2 = 7, s2_seed = (200 - 2 - 2*7)/4 = 46
-    d = decompose([[[1, 3], [5, 7]], [[11, 13], [15, 17]]], n_boot=0)
+    d = decompose([[[1, 3], [5, 7]], [[11, 13], [15, 17]]], n_draws=0)
     assert d.evaluation.var == pytest.approx(2.0)
     assert d.replicate.var == pytest.approx(7.0)
     assert d.seed.var == pytest.approx(46.0)
@@ -102,17 +102,17 @@ def test_nested_balanced_by_hand():
 
 def test_nested_negative_estimate_is_truncated_and_said():
     # seed 1's runs are far apart, seed means close: s2_seed = (18 - 2 - 2*19)/4 < 0
-    d = decompose([[[1, 3], [5, 7]], [[2, 4], [10, 12]]], n_boot=0)
+    d = decompose([[[1, 3], [5, 7]], [[2, 4], [10, 12]]], n_draws=0)
     assert d.seed.var == 0.0 and d.seed.std == 0.0
     assert "truncated" in d.seed.note
 
 
 def test_nested_missing_levels_are_not_estimable_and_named():
-    d = decompose([[[5.0]], [[7.0]], [[9.0]]], n_boot=0)  # one run, one value per seed
+    d = decompose([[[5.0]], [[7.0]], [[9.0]]], n_draws=0)  # one run, one value per seed
     assert d.evaluation.var is None and d.replicate.var is None
     assert d.seed.var == pytest.approx(4.0)  # plain variance of 5, 7, 9
     assert "contains the replicate" in d.seed.note
-    single = decompose([[[5.0, 5.5], [6.0, 6.2]]], n_boot=0)
+    single = decompose([[[5.0, 5.5], [6.0, 6.2]]], n_draws=0)
     assert single.seed.var is None and "one seed" in single.seed.note
 
 
@@ -127,7 +127,7 @@ def test_nested_recovers_known_components_on_a_large_unbalanced_design():
             b = rng.normal(0, s_rep)
             runs.append(50 + a + b + rng.normal(0, s_eval, 2 + i % 2))  # 2 or 3 evaluation seeds
         design.append(runs)
-    d = decompose(design, n_boot=0)
+    d = decompose(design, n_draws=0)
     assert d.seed.std == pytest.approx(s_seed, rel=0.1)
     assert d.replicate.std == pytest.approx(s_rep, rel=0.15)
     assert d.evaluation.std == pytest.approx(s_eval, rel=0.1)
@@ -135,7 +135,7 @@ def test_nested_recovers_known_components_on_a_large_unbalanced_design():
 
 def test_nested_intervals_bracket_the_estimate_and_are_reproducible():
     design = [[[10, 10.5, 9.8], [12, 12.2, 11.9]], [[20, 20.3, 19.9]], [[15, 15.1, 14.7], [14, 14.4, 14.2]]]
-    d1, d2 = decompose(design, n_boot=300, seed=3), decompose(design, n_boot=300, seed=3)
+    d1, d2 = decompose(design, n_draws=300, seed=3), decompose(design, n_draws=300, seed=3)
     assert d1 == d2
     for c in d1.components():
         assert c.ci_low <= c.ci_high

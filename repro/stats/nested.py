@@ -20,9 +20,19 @@ and solved level by level, negative estimates truncated at 0 (the usual conventi
 each component's ``note``). A level without replication anywhere is not estimable: its variance
 is then contained in the level above (``confounded_with_above``), and the estimate above says so.
 
-Confidence intervals of the standard deviations come from a parametric bootstrap of the fitted
-model over the same design (the design is small and unbalanced, where Satterthwaite intervals
-are poor), drawn from an explicit seeded generator.
+Intervals of the standard deviations are generalized confidence intervals (Weerahandi, JASA 1993;
+Burdick, Borror & Montgomery, *Design and Analysis of Gauge R&R Studies*, 2005, Ch. 5): each
+observed sum of squares SS_k is replaced by its pivot R_k = SS_k / U_k with U_k ~ chi-square(df_k),
+the moment equations are solved with R_k in place of MS_k, the solution is truncated at 0, and
+the interval is the alpha/2 and 1 - alpha/2 quantiles of its square root over ``n_draws``
+draws from an explicit seeded generator. Where a level's estimate is one mean square (the
+evaluation level always; the replicate level with one evaluation seed per run; the seed level
+with neither below it estimable) that interval is the exact chi-square interval
+[sqrt(SS / chi2_(1-alpha/2)), sqrt(SS / chi2_(alpha/2))] / sqrt(coefficient), computed in closed form.
+Where a level's estimate is a difference of mean squares, the generalized interval is not exact
+(for unbalanced designs the pivots are approximations too), but its coverage is close to the
+nominal: ``tests/test_stats_intervals.py`` measures it by simulation on the audit's designs (95%
+nominal, 92-98% observed). The percentile parametric bootstrap used before covered 70-84% there.
 """
 
 from __future__ import annotations
@@ -35,7 +45,9 @@ import numpy as np
 from repro.errors import InputError
 
 LEVELS = ("seed", "replicate", "evaluation")
-DEFAULT_BOOT = 2000
+DEFAULT_DRAWS = 4000
+METHOD = ("nested random-effects ANOVA (method of moments); 95% generalized confidence intervals of the "
+          "standard deviations (exact chi-square where a level is one mean square)")
 
 
 @dataclass(frozen=True)
@@ -45,7 +57,7 @@ class Component:
     level: str
     var: float | None
     std: float | None
-    ci_low: float | None  # 95% interval of the standard deviation (parametric bootstrap)
+    ci_low: float | None  # 95% interval of the standard deviation (generalized confidence interval)
     ci_high: float | None
     df: int  # degrees of freedom of the level's mean square
     note: str = ""
@@ -129,8 +141,8 @@ def _moments(groups: list[list[np.ndarray]]) -> _Moments:
 def _solve(m: _Moments) -> tuple[float | None, float | None, float | None]:
     """Variances (seed, replicate, evaluation) by the method of moments, None where not estimable.
 
-    Untruncated here: the caller truncates at 0 (the bootstrap needs the raw solution's sign only
-    through the truncated value, so both use the same rule).
+    Untruncated here (the caller truncates at 0 and says so), except that a negative replicate
+    variance counts as 0 in the seed level's equation.
     """
     ms_seed, ms_rep, ms_eval = m.ms
     df_seed, df_rep, df_eval = m.df
@@ -145,48 +157,70 @@ def _solve(m: _Moments) -> tuple[float | None, float | None, float | None]:
     return v_seed, v_rep, v_eval
 
 
-def _simulate(groups: list[list[np.ndarray]], mean: float, variances, rng: np.random.Generator,
-              n_boot: int) -> np.ndarray:
-    """Refit the model on ``n_boot`` designs drawn from it; returns (n_boot, 3) std estimates."""
-    sd = [np.sqrt(max(v or 0.0, 0.0)) for v in variances]
-    out = np.full((n_boot, 3), np.nan)
-    for k in range(n_boot):
-        sim = []
-        for g in groups:
-            a_i = rng.normal(0.0, sd[0]) if sd[0] > 0 else 0.0
-            runs = []
-            for v in g:
-                b_ij = rng.normal(0.0, sd[1]) if sd[1] > 0 else 0.0
-                runs.append(mean + a_i + b_ij + (rng.normal(0.0, sd[2], v.size) if sd[2] > 0 else np.zeros(v.size)))
-            sim.append(runs)
-        est = _solve(_moments(sim))
-        out[k] = [np.sqrt(max(e, 0.0)) if e is not None else np.nan for e in est]
-    return out
+def _pivots(m: _Moments, rng: np.random.Generator, n_draws: int) -> list[np.ndarray | None]:
+    """Generalized pivotal quantities of the variances (seed, replicate, evaluation), untruncated:
+    the moment solution of :func:`_solve` with each MS_k replaced by SS_k / U_k, U_k ~ chi2(df_k)."""
+    r = [m.ms[k] * m.df[k] / rng.chisquare(m.df[k], n_draws) if m.df[k] > 0 else None for k in range(3)]
+    c_seed, c_rep_in_seed, c_rep = m.coef
+    v_eval = r[2]
+    base = v_eval if v_eval is not None else 0.0
+    v_rep = (r[1] - base) / c_rep if r[1] is not None else None
+    v_seed = None
+    if r[0] is not None:
+        v_seed = (r[0] - base - c_rep_in_seed * (v_rep if v_rep is not None else 0.0)) / c_seed
+    return [v_seed, v_rep, v_eval]
 
 
-def decompose(design: Design, *, n_boot: int = DEFAULT_BOOT, seed: int = 0, level: float = 0.95) -> Decomposition:
+def _single_ms(m: _Moments, idx: int) -> float | None:
+    """The coefficient c when level ``idx``'s estimate is one mean square, MS / c (exact chi-square
+    interval), else None."""
+    df_seed, df_rep, df_eval = m.df
+    if idx == 2:
+        return 1.0
+    if idx == 1:
+        return m.coef[2] if df_eval == 0 else None
+    return m.coef[0] if df_rep == 0 and df_eval == 0 else None
+
+
+def _interval(m: _Moments, idx: int, pivot: np.ndarray | None, level: float) -> tuple[float, float]:
+    from scipy import stats
+
+    alpha = (1.0 - level) / 2.0
+    coef = _single_ms(m, idx)
+    if coef is not None:
+        ss, df = m.ms[idx] * m.df[idx], m.df[idx]
+        return (float(np.sqrt(ss / stats.chi2.ppf(1.0 - alpha, df) / coef)),
+                float(np.sqrt(ss / stats.chi2.ppf(alpha, df) / coef)))
+    lo, hi = np.quantile(np.sqrt(np.maximum(pivot, 0.0)), [alpha, 1.0 - alpha])
+    return float(lo), float(hi)
+
+
+def decompose(design: Design, *, n_draws: int = DEFAULT_DRAWS, seed: int = 0, level: float = 0.95,
+              n_boot: int | None = None) -> Decomposition:
     """Fit the nested model to ``design`` (seeds -> runs -> evaluation FIDs).
 
     Args:
         design: one entry per independent training seed; each holds one entry per distinct run of
             that seed (bit-identical runs already collapsed); each run holds its FIDs under the
             evaluation seeds (one value when only one evaluation seed was used).
-        n_boot: parametric-bootstrap replicates for the intervals (0: no intervals).
+        n_draws: draws of the generalized pivots for the intervals (0: no intervals).
         seed: seed of the explicit generator drawing them.
         level: coverage of the intervals.
+        n_boot: the former name of ``n_draws`` (kept for callers of the bootstrap version).
 
     Returns a :class:`Decomposition` whose components carry variance, standard deviation (FID
     units), interval and degrees of freedom.
     """
+    if n_boot is not None:
+        n_draws = n_boot
     groups = _check(design)
     if not 0.0 < level < 1.0:
         raise InputError(f"level must lie in (0, 1), got {level!r}")
+    if not isinstance(n_draws, (int, np.integer)) or n_draws < 0:
+        raise InputError(f"n_draws must be an integer >= 0, got {n_draws!r}")
     m = _moments(groups)
     raw = _solve(m)
-    boot = None
-    if n_boot > 0:
-        boot = _simulate(groups, m.mean, raw, np.random.Generator(np.random.PCG64(seed)), n_boot)
-    alpha = (1.0 - level) / 2.0
+    pivots = _pivots(m, np.random.Generator(np.random.PCG64(seed)), n_draws) if n_draws > 0 else None
     comps = []
     for idx, (name, var, df) in enumerate(zip(LEVELS, raw, m.df)):
         note = ""
@@ -196,9 +230,9 @@ def decompose(design: Design, *, n_boot: int = DEFAULT_BOOT, seed: int = 0, leve
         if var < 0:
             note = f"method-of-moments estimate {var:.4g} < 0, truncated at 0"
         lo = hi = None
-        if boot is not None:
-            lo, hi = (float(q) for q in np.nanquantile(boot[:, idx], [alpha, 1.0 - alpha]))
-        comps.append(Component(name, max(var, 0.0), float(np.sqrt(max(var, 0.0))), lo, hi, df, note))
+        if pivots is not None:
+            lo, hi = _interval(m, idx, pivots[idx], level)
+        comps.append(Component(name, float(max(var, 0.0)), float(np.sqrt(max(var, 0.0))), lo, hi, df, note))
     seed_c, rep_c, eval_c = comps
     if rep_c.var is None and seed_c.var is not None:
         seed_c = Component(**{**seed_c.to_dict(), "note": _join(seed_c.note, "contains the replicate (nondeterminism) "
@@ -231,4 +265,4 @@ def unit_std(d: Decomposition, eval_values_per_run: int = 1) -> float | None:
     return float(np.sqrt(var))
 
 
-__all__ = ["LEVELS", "Component", "Decomposition", "decompose", "unit_std"]
+__all__ = ["LEVELS", "METHOD", "DEFAULT_DRAWS", "Component", "Decomposition", "decompose", "unit_std"]
