@@ -52,6 +52,15 @@ def run(args) -> int:
             effect = f"{c['diff']:+.4g}" if c.get("diff") is not None else "-"
             interval = (f" [{c['ci_low']:.4g}, {c['ci_high']:.4g}]" if c.get("ci_low") is not None else "")
             print(f"{v['outcome']:>13}  {v['id']}: effect {effect}{interval}, seeds "
-                  f"{c.get('n_seeds_variant', 0)}/{c.get('n_seeds_baseline', 0)}, needed {c.get('seeds_needed')}")
+                  f"{c.get('n_seeds_variant', 0)}/{c.get('n_seeds_baseline', 0)}, needed at min_effect "
+                  f"{_needed(c)}")
         print(f"-> {out_dir / 'claims.md'}")
     return 0
+
+
+def _needed(c: dict) -> str:
+    """Seeds per side for 80% power at min_effect, with the range over the pooled std's interval."""
+    if c.get("seeds_needed_min_effect") is None:
+        return "-"
+    high = c.get("seeds_needed_high")
+    return f"{c['seeds_needed_min_effect']} ({c.get('seeds_needed_low')}-{high if high is not None else '?'})"

@@ -1,24 +1,30 @@
-"""The one rule that turns FIDs into a verdict, for the audit and for the gate.
+"""The one rule that turns FIDs into a verdict, for the audit and for a study's claims.
 
 *Variant vs baseline* (:func:`compare_seeds`): one observation per independent training seed on
-each side (the audit collapses bit-identical runs before calling this). The difference of mean
-FID gets a Welch interval (unequal variances, Welch-Satterthwaite degrees of freedom; Welch,
-Biometrika 1947) and a two-sided Welch t-test p-value. The verdict follows from the interval and
-the design's power, and from nothing else:
+each side (the audit collapses bit-identical runs before calling this). Beside each other:
 
-- ``real difference``: the interval excludes 0 (equivalently p < alpha: the same test);
-- ``within noise``: the interval includes 0 *and* the design had at least ``POWER`` (80%) power to
-  detect ``min_effect``, the smallest difference the user cares about (default 5% of the
-  baseline's mean FID);
-- ``inconclusive``: otherwise, or fewer than ``MIN_SEEDS`` (3) seeds on a side.
+- **Welch**: the difference of mean FID with a 95% Welch interval (unequal variances,
+  Welch-Satterthwaite degrees of freedom; Welch, Biometrika 1947), the two-sided Welch p-value,
+  and the 90% interval of the equivalence test;
+- **rank-based** (:mod:`repro.stats.robust`): the Hodges-Lehmann shift with its distribution-free
+  interval, the two-sided Mann-Whitney p-value, each side's median;
+- **collapse**: how many seeds of each side collapsed (IS < 2), where the caller knows IS.
 
-Power is that of the same two-sided Welch test at alpha 0.05, from the noncentral t distribution
-with the observed seed variances; ``seeds_needed`` is the smallest number of seeds per side
-(equal on both sides) that reaches 80% power for the observed difference and for ``min_effect``.
+The verdict rests on one *basis*: Welch, or the rank-based comparison when the per-seed values are
+bimodal or strongly skewed (:func:`repro.stats.robust.shape_rule`: a side mixes collapsed and
+trained seeds, or Shapiro-Wilk rejects normality of a side at 0.025), and the reason says which
+and why. With the basis's intervals:
 
-*Drift against a baseline* (:func:`drift_band`): the gate asks whether a new audit's mean FID
-moved beyond what the same code could produce with other bits. Its band uses the same noise
-model (:mod:`repro.stats.nested`), see the function.
+- ``real difference``: the 95% interval excludes 0 (for Welch, equivalently p < 0.05);
+- ``within noise``: two one-sided tests at 5% (Schuirmann 1987): the 90% interval lies inside
+  (-min_effect, +min_effect), ``min_effect`` being the smallest difference that matters (default
+  5% of the baseline's mean FID). A difference that is real but smaller than ``min_effect`` stays
+  ``real difference``, and the reason says it is smaller than what matters;
+- ``inconclusive``: otherwise, or fewer than ``MIN_SEEDS`` (3) seeds a side.
+
+The report gives the seeds per side for 80% power at ``min_effect`` with a range from the 95%
+interval of the pooled standard deviation (:mod:`repro.stats.power`); not at the observed
+difference (post-hoc power restates the p-value).
 """
 
 from __future__ import annotations
@@ -30,16 +36,19 @@ from typing import Sequence
 import numpy as np
 
 from repro.errors import InputError
+from repro.stats.band import Band, drift_band
+from repro.stats.power import ALPHA, POWER, SeedsNeeded, power, seeds_needed, seeds_needed_range, welch_df
+from repro.stats.robust import Collapse, RankComparison, collapse_of, rank_compare, shape_rule
 
-ALPHA = 0.05
-POWER = 0.80
 MIN_SEEDS = 3
 DEFAULT_MIN_EFFECT_REL = 0.05  # min_effect as a fraction of the baseline's mean FID
 VERDICTS = ("real difference", "within noise", "inconclusive")
-METHOD = ("Welch two-sample t interval of the difference of mean FID over independent seeds "
-          "(one observation per seed; bit-identical runs counted once), alpha 0.05; power from the "
-          "noncentral t at the Welch degrees of freedom")
-_MAX_SEEDS = 100_000
+BASES = ("welch", "rank")
+METHOD = ("one observation per independent seed (bit-identical runs counted once); Welch t interval of the "
+          "difference of mean FID (95%; 90% for the equivalence test against +-min_effect) and, when the per-seed "
+          "FIDs are bimodal or strongly skewed, the Hodges-Lehmann shift with its distribution-free interval and "
+          "the Mann-Whitney p-value instead; seeds needed for 80% power at min_effect from the pooled standard "
+          "deviation and its 95% interval")
 
 
 @dataclass(frozen=True)
@@ -49,186 +58,153 @@ class Comparison:
     variant: str
     baseline_variant: str
     diff: float | None  # mean FID of variant - mean FID of baseline
-    ci_low: float | None
+    ci_low: float | None  # 95% Welch interval
     ci_high: float | None
-    p_value: float | None
+    p_value: float | None  # two-sided Welch
+    ci90_low: float | None  # 90% Welch interval (equivalence test)
+    ci90_high: float | None
     n_seeds_variant: int
     n_seeds_baseline: int
-    seeds_needed: int | None  # per side, for 80% power at the observed difference
-    seeds_needed_min_effect: int | None  # per side, for 80% power at min_effect
-    power_at_min_effect: float | None
+    seeds_needed_min_effect: int | None  # per side, 80% power at min_effect, pooled standard deviation
+    seeds_needed_low: int | None  # the same at the low and high ends of the pooled std's 95% interval
+    seeds_needed_high: int | None
+    pooled_std: float | None
+    pooled_std_low: float | None
+    pooled_std_high: float | None
     min_effect: float | None
+    rank: RankComparison
+    collapse_variant: Collapse
+    collapse_baseline: Collapse
+    basis: str  # "welch" or "rank": which comparison the verdict rests on
+    shape: str | None  # why the per-seed values are not fit for normal theory (None: they are)
     verdict: str
     reason: str
     method: str = METHOD
+    # ``seeds_needed`` at the observed difference is no longer computed (post-hoc power); the key
+    # stays None until the report schema drops it
+    seeds_needed: int | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        out["collapse_variant"]["rate"] = self.collapse_variant.rate
+        out["collapse_baseline"]["rate"] = self.collapse_baseline.rate
+        return out
 
 
 def _welch(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
     """(difference, standard error, Welch-Satterthwaite df)."""
-    va, vb = a.var(ddof=1), b.var(ddof=1)
-    qa, qb = va / a.size, vb / b.size
-    se = math.sqrt(qa + qb)
-    if se == 0.0:
-        return float(a.mean() - b.mean()), 0.0, float(a.size + b.size - 2)
-    df = (qa + qb) ** 2 / (qa ** 2 / (a.size - 1) + qb ** 2 / (b.size - 1))
-    return float(a.mean() - b.mean()), se, float(df)
+    va, vb = float(a.var(ddof=1)), float(b.var(ddof=1))
+    se = math.sqrt(va / a.size + vb / b.size)
+    return float(a.mean() - b.mean()), se, welch_df(va, a.size, vb, b.size)
 
 
-def power(effect: float, se: float, df: float, alpha: float = ALPHA) -> float:
-    """Power of the two-sided t-test at level ``alpha`` when the true difference is ``effect``.
-
-    ``se`` is the standard error of the difference and ``df`` its degrees of freedom:
-    P(|T| > t_crit) with T ~ noncentral t(df, effect / se).
-    """
+def _interval(diff: float, se: float, df: float, level: float) -> tuple[float, float]:
     from scipy import stats
 
-    if se <= 0:
-        return 1.0 if effect != 0 else alpha
-    t_crit = stats.t.ppf(1.0 - alpha / 2.0, df)
-    nc = abs(effect) / se
-    upper, lower = stats.nct.sf(t_crit, df, nc), stats.nct.cdf(-t_crit, df, nc)
-    # scipy's noncentral t returns nan far in the tails (large nc): there the lower tail is 0 and
-    # the upper one is given by the normal approximation of T - nc
-    if not math.isfinite(lower):
-        lower = 0.0
-    if not math.isfinite(upper):
-        upper = float(stats.norm.sf(t_crit - nc))
-    return float(min(1.0, upper + lower))
+    if se == 0.0:
+        return diff, diff
+    half = float(stats.t.ppf(0.5 + level / 2.0, df)) * se
+    return diff - half, diff + half
 
 
-def seeds_needed(effect: float, var_a: float, var_b: float, *, alpha: float = ALPHA,
-                 target: float = POWER) -> int | None:
-    """Smallest n (seeds per side) for which the Welch test reaches ``target`` power at ``effect``.
+def _f(x: float) -> str:
+    return f"{x:.4g}"
 
-    ``var_a``, ``var_b``: per-seed FID variances of the two sides. None when ``effect`` is 0 (no
-    finite n detects a zero difference) or the variances are unknown.
-    """
-    if effect == 0 or not all(math.isfinite(v) and v >= 0 for v in (var_a, var_b)):
-        return None
-    if var_a + var_b == 0:
-        return 2
 
-    def pw(n: int) -> float:
-        qa, qb = var_a / n, var_b / n
-        df = (qa + qb) ** 2 / (qa ** 2 / (n - 1) + qb ** 2 / (n - 1)) if qa > 0 and qb > 0 else 2 * n - 2
-        return power(effect, math.sqrt(qa + qb), df, alpha)
+def _decide(lo: float | None, hi: float | None, lo90: float | None, hi90: float | None, min_effect: float,
+            level: float, what: str) -> tuple[str, str]:
+    """Verdict and reason from the basis's intervals (``what`` names them)."""
+    if lo is None and lo90 is None:
+        return "inconclusive", f"no {what} interval exists with these seed counts"
+    inside = lo90 is not None and -min_effect < lo90 and hi90 < min_effect
+    band = f"+-{_f(min_effect)}"
+    if lo is not None and (lo > 0 or hi < 0):
+        reason = f"the {level:.0%} {what} interval [{_f(lo)}, {_f(hi)}] excludes 0"
+        if inside:
+            reason += f"; the difference is smaller than the smallest that matters ({band})"
+        return "real difference", reason
+    where = (f"the {level:.0%} {what} interval [{_f(lo)}, {_f(hi)}] includes 0" if lo is not None
+             else f"no {level:.0%} {what} interval exists with these seed counts")
+    if inside:
+        return "within noise", (f"{where}, and the 90% interval [{_f(lo90)}, {_f(hi90)}] lies inside {band}: "
+                                "equivalent by two one-sided tests at 5%")
+    detail = (f"the 90% interval [{_f(lo90)}, {_f(hi90)}] reaches beyond {band}" if lo90 is not None
+              else "no 90% interval exists either")
+    return "inconclusive", f"{where}, and {detail}: neither a difference nor equivalence is shown"
 
-    lo, hi = 2, 2
-    while pw(hi) < target:  # power grows with n: double, then bisect
-        lo, hi = hi, hi * 2
-        if hi > _MAX_SEEDS:
-            return None
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if pw(mid) >= target:
-            hi = mid
-        else:
-            lo = mid + 1
-    return hi
+
+def _seeds_text(s: SeedsNeeded | None) -> str:
+    if s is None or s.n is None:
+        return ""
+    rng = f"{s.low}-{s.high}" if s.high is not None else f"at least {s.low}"
+    return (f"; {s.n} seeds a side (range {rng} over the pooled standard deviation's 95% interval "
+            f"[{_f(s.pooled_std_low)}, {_f(s.pooled_std_high)}]) would give the Welch test 80% power at "
+            f"{_f(s.effect)}")
 
 
 def compare_seeds(variant_fids: Sequence[float], baseline_fids: Sequence[float], *, variant: str = "variant",
                   baseline_variant: str = "baseline", min_effect: float | None = None,
-                  level: float = 1.0 - ALPHA) -> Comparison:
+                  level: float = 1.0 - ALPHA, collapsed_variant: Sequence[bool | None] | None = None,
+                  collapsed_baseline: Sequence[bool | None] | None = None) -> Comparison:
     """Compare two variants from one FID per independent seed on each side (see the module doc).
 
     ``min_effect`` (FID units, > 0): the smallest difference that matters; default 5% of the
-    baseline's mean FID.
+    baseline's mean FID. ``collapsed_variant`` / ``collapsed_baseline``: per seed, whether it
+    collapsed (:func:`repro.stats.robust.collapsed`; None where unknown), in the order of the FIDs.
     """
-    from scipy import stats
-
     a = np.asarray(variant_fids, dtype=np.float64).reshape(-1)
     b = np.asarray(baseline_fids, dtype=np.float64).reshape(-1)
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
         raise InputError("FIDs must be finite numbers")
-    if not 0.0 < level < 1.0:
-        raise InputError(f"level must lie in (0, 1), got {level!r}")
-    alpha = 1.0 - level
+    if not 0.5 < level < 1.0:
+        raise InputError(f"level must lie in (0.5, 1), got {level!r}")
+    for name, flags, x in (("collapsed_variant", collapsed_variant, a), ("collapsed_baseline", collapsed_baseline, b)):
+        if flags is not None and len(flags) != x.size:
+            raise InputError(f"{name} has {len(flags)} entries for {x.size} seeds")
     if min_effect is None and b.size:
         min_effect = DEFAULT_MIN_EFFECT_REL * abs(float(b.mean()))
     if min_effect is not None and not (math.isfinite(min_effect) and min_effect > 0):
         raise InputError(f"min_effect must be a finite number > 0 (FID units), got {min_effect!r}")
+    level90 = 1.0 - 2.0 * (1.0 - level)
+    ca, cb = collapse_of(collapsed_variant, a.size), collapse_of(collapsed_baseline, b.size)
+    rank = rank_compare(a.tolist(), b.tolist(), level)
     common = dict(variant=variant, baseline_variant=baseline_variant, n_seeds_variant=int(a.size),
-                  n_seeds_baseline=int(b.size), min_effect=min_effect)
+                  n_seeds_baseline=int(b.size), min_effect=min_effect, rank=rank, collapse_variant=ca,
+                  collapse_baseline=cb)
     if a.size < 2 or b.size < 2:
         diff = float(a.mean() - b.mean()) if a.size and b.size else None
-        return Comparison(diff=diff, ci_low=None, ci_high=None, p_value=None, seeds_needed=None,
-                          seeds_needed_min_effect=None, power_at_min_effect=None, verdict="inconclusive",
+        return Comparison(diff=diff, ci_low=None, ci_high=None, p_value=None, ci90_low=None, ci90_high=None,
+                          seeds_needed_min_effect=None, seeds_needed_low=None, seeds_needed_high=None,
+                          pooled_std=None, pooled_std_low=None, pooled_std_high=None, basis="welch", shape=None,
+                          verdict="inconclusive",
                           reason=f"fewer than {MIN_SEEDS} seeds on a side ({a.size} vs {b.size}): no interval",
                           **common)
+    from scipy import stats
+
     diff, se, df = _welch(a, b)
-    if se == 0.0:
-        lo = hi = diff
-        p = 0.0 if diff != 0 else 1.0
-    else:
-        half = float(stats.t.ppf(1.0 - alpha / 2.0, df)) * se
-        lo, hi = diff - half, diff + half
-        p = float(2.0 * stats.t.sf(abs(diff) / se, df))
-    va, vb = float(a.var(ddof=1)), float(b.var(ddof=1))
-    pw_min = power(min_effect, se, df, alpha)
-    needed = seeds_needed(diff, va, vb, alpha=alpha)
-    needed_min = seeds_needed(min_effect, va, vb, alpha=alpha)
-    excludes_zero = lo > 0 or hi < 0
+    lo, hi = _interval(diff, se, df, level)
+    lo90, hi90 = _interval(diff, se, df, level90)
+    p = (0.0 if diff != 0 else 1.0) if se == 0.0 else float(2.0 * stats.t.sf(abs(diff) / se, df))
+    needed = seeds_needed_range(min_effect, a, b, alpha=1.0 - level)
+    shape = shape_rule(a, b, ca, cb, names=(variant, baseline_variant))
+    basis = "rank" if shape else "welch"
     if a.size < MIN_SEEDS or b.size < MIN_SEEDS:
         verdict, reason = "inconclusive", f"fewer than {MIN_SEEDS} seeds on a side ({a.size} vs {b.size})"
-    elif excludes_zero:
-        verdict, reason = "real difference", f"the {level:.0%} interval [{lo:.4g}, {hi:.4g}] excludes 0"
-    elif pw_min >= POWER:
-        verdict, reason = "within noise", (f"the {level:.0%} interval [{lo:.4g}, {hi:.4g}] includes 0 and the design "
-                                           f"had {pw_min:.0%} power to detect a difference of {min_effect:.4g}")
+    elif basis == "welch":
+        verdict, reason = _decide(lo, hi, lo90, hi90, min_effect, level, "Welch")
     else:
-        verdict, reason = "inconclusive", (f"the {level:.0%} interval [{lo:.4g}, {hi:.4g}] includes 0 but the design "
-                                           f"had only {pw_min:.0%} power to detect {min_effect:.4g}"
-                                           + (f"; {needed_min} seeds a side would reach {POWER:.0%}" if needed_min
-                                              else ""))
-    return Comparison(diff=diff, ci_low=lo, ci_high=hi, p_value=p, seeds_needed=needed,
-                      seeds_needed_min_effect=needed_min, power_at_min_effect=pw_min, verdict=verdict,
+        verdict, reason = _decide(rank.ci_low, rank.ci_high, rank.ci90_low, rank.ci90_high, min_effect, level,
+                                  "Hodges-Lehmann")
+        reason = (f"rank-based verdict, because {shape}: {reason} (Hodges-Lehmann shift {_f(rank.shift)}, "
+                  f"Mann-Whitney p = {rank.p_value:.3g}; Welch's interval [{_f(lo)}, {_f(hi)}] is shown beside it)")
+    if verdict == "inconclusive":
+        reason += _seeds_text(needed)
+    return Comparison(diff=diff, ci_low=lo, ci_high=hi, p_value=p, ci90_low=lo90, ci90_high=hi90,
+                      seeds_needed_min_effect=needed.n, seeds_needed_low=needed.low, seeds_needed_high=needed.high,
+                      pooled_std=needed.pooled_std, pooled_std_low=needed.pooled_std_low,
+                      pooled_std_high=needed.pooled_std_high, basis=basis, shape=shape, verdict=verdict,
                       reason=reason, **common)
 
 
-@dataclass(frozen=True)
-class Band:
-    """The gate's allowed interval for a variant's mean FID, and how it was built."""
-
-    low: float
-    high: float
-    half_width: float
-    noise_std: float  # std of (new mean - baseline mean) under "same code"
-    platform_std: float | None  # the "same code, other bits" std included when environments differ
-    platform_source: str | None  # which estimate gave it
-    rule: str
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def drift_band(base_mean: float, *, eval_std: float | None, nondet_std: float | None, n_seeds: int,
-               k: float, min_rel_tol: float, platform_std: float | None = None,
-               platform_source: str | None = None, n_seeds_new: int | None = None) -> Band:
-    """Allowed interval for a new audit's mean FID of one variant, given its baseline.
-
-    Same environment and seeds (``platform_std`` None): a new mean over the seeds differs from the
-    baseline's only by evaluation and nondeterminism noise, per seed sqrt(eval^2 + nondet^2)
-    (``eval_std`` is the evaluation noise of one run's FID as used, i.e. already divided by the
-    square root of its evaluation seeds); the difference of two means has
-    sqrt(1 / n_seeds + 1 / n_seeds_new) times that. Another environment, or other seeds: every run
-    has other bits or another draw, which the seed spread measures; ``platform_std`` is added per
-    seed in quadrature. Half-width: max(k x std of the difference, min_rel_tol x |base_mean|).
-    """
-    n_new = n_seeds if n_seeds_new is None else n_seeds_new
-    if n_seeds < 1 or n_new < 1:
-        raise InputError(f"n_seeds must be >= 1, got {n_seeds} and {n_new}")
-    per_seed = (eval_std or 0.0) ** 2 + (nondet_std or 0.0) ** 2 + (platform_std or 0.0) ** 2
-    scale = 1.0 / n_seeds + 1.0 / n_new
-    noise = math.sqrt(scale * per_seed)
-    half = max(k * noise, min_rel_tol * abs(base_mean))
-    rule = (f"baseline +/- max({k:g} x sqrt(1/{n_seeds} + 1/{n_new}) x sqrt(eval^2 + nondet^2"
-            + (" + platform^2" if platform_std is not None else "") + f"), {min_rel_tol:g} x baseline)")
-    return Band(base_mean - half, base_mean + half, half, noise, platform_std, platform_source, rule)
-
-
-__all__ = ["ALPHA", "POWER", "MIN_SEEDS", "DEFAULT_MIN_EFFECT_REL", "VERDICTS", "METHOD", "Comparison",
+__all__ = ["ALPHA", "POWER", "MIN_SEEDS", "DEFAULT_MIN_EFFECT_REL", "VERDICTS", "BASES", "METHOD", "Comparison",
            "compare_seeds", "power", "seeds_needed", "Band", "drift_band"]

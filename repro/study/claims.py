@@ -16,7 +16,8 @@ Evidence (seeds are the unit: docs/statistics.md, "Seeds are the unit of evidenc
 study, a side's observation is the ``aggregate`` over that side's trials (settings and variants)
 of the seed's FID (a diverged run scores the study's worst FID, :mod:`repro.study.results`).
 The two sides' per-seed observations go to :func:`repro.stats.compare_seeds` (Welch interval of
-the difference A - B, power, seeds needed), and its verdict maps onto the claim:
+the difference A - B, or the rank-based comparison when the per-seed values are bimodal or
+strongly skewed; seeds needed), and its verdict maps onto the claim:
 
 =====================  ===================  ============  ==============  ============
 compare_seeds verdict  expect lower         higher        similar         not_higher
@@ -27,8 +28,9 @@ within noise           contradicted         contradicted  holds           holds
 inconclusive           inconclusive         inconclusive  inconclusive    inconclusive
 =====================  ===================  ============  ==============  ============
 
-"within noise" means the interval includes 0 and the design had 80% power to see ``min_effect``
-(default 5% of B's mean), so a predicted difference at least that large is refuted.
+"within noise" means the 90% interval lies inside +-``min_effect`` (default 5% of B's mean): two
+one-sided tests show the difference smaller than that, so a predicted difference at least that
+large is refuted.
 
 A claim whose factor the study did not vary (a side none of whose levels has a trial under ``where``) is a
 ``ValueError`` naming the levels the study has; :func:`evaluate` with ``skip_untestable`` lists such

@@ -191,16 +191,19 @@ def render_claims(verdicts: list[dict[str, Any]], *, caveat: str = "") -> str:
     lines = ["# Claims of Kurach et al. 2019, checked on this study", ""]
     if caveat:
         lines += [f"> {caveat}", ""]
-    lines += ["Effect = mean FID of side A - side B over seeds (one observation per seed); 95% Welch interval; "
-              "seeds needed per side for 80% power at the observed effect / at min_effect.", "",
-              "| claim | expect | outcome | effect | 95% interval | seeds A/B | seeds needed (obs / min) | source |",
+    lines += ["Effect = mean FID of side A - side B over seeds (one observation per seed); 95% Welch interval "
+              "(the reason says when the verdict rests on the rank-based comparison instead); seeds needed per side "
+              "for 80% power at min_effect, with the range over the 95% interval of the pooled standard deviation.",
+              "",
+              "| claim | expect | outcome | effect | 95% interval | seeds A/B | seeds needed at min_effect (range) | source |",
               "|---|---|---|---|---|---|---|---|"]
     for v in verdicts:
         c = v.get("comparison") or {}
         interval = (f"[{_fmt(c.get('ci_low'))}, {_fmt(c.get('ci_high'))}]" if c.get("ci_low") is not None else "-")
         lines.append(f"| {v['id']}: {v['text']} | {v['expect']} | **{v['outcome']}** | {_fmt(c.get('diff'))} | "
                      f"{interval} | {c.get('n_seeds_variant', 0)}/{c.get('n_seeds_baseline', 0)} | "
-                     f"{_fmt(c.get('seeds_needed'))} / {_fmt(c.get('seeds_needed_min_effect'))} | {v['source']} |")
+                     f"{_fmt(c.get('seeds_needed_min_effect'))} ({_fmt(c.get('seeds_needed_low'))}-"
+                     f"{_fmt(c.get('seeds_needed_high'))}) | {v['source']} |")
     lines += ["", "Reasons:", ""] + [f"- {v['id']}: {v['reason']}" for v in verdicts] + [""]
     return "\n".join(lines)
 
