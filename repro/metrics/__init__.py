@@ -9,6 +9,7 @@ Public API (float64 NumPy throughout):
                                                 basic bootstrap interval of the population FID
     fid_bootstrap_summary(...)                  -> FIDBootstrap (interval, std, bias, point)
     evaluation_noise(fid_of_seed, seeds) -> {"mean", "std", "values"}
+    bias_dominated(point, bias) -> bool          where the bootstrap's std overstates FID's spread
 Extractors live in ``repro.metrics.extractors``; named protocols and the uint8 quantisation in
 ``repro.metrics.protocols``; real statistics in ``repro.metrics.cache``; the run evaluation in
 ``repro.metrics.evaluate``.
@@ -29,6 +30,7 @@ _PUBLIC = {
     "evaluation_noise": "repro.metrics.uncertainty",
     "fid_bootstrap": "repro.metrics.uncertainty",
     "fid_bootstrap_summary": "repro.metrics.uncertainty",
+    "bias_dominated": "repro.metrics.calibration",
 }
 
 
