@@ -169,3 +169,14 @@ def test_seeds_needed_is_the_smallest_that_reaches_the_target():
             return power(e, math.sqrt((va + vb) / k), welch_df(va, k, vb, k))
 
         assert pw(n) >= 0.8 and (n == 2 or pw(n - 1) < 0.8)
+
+
+def test_the_verdict_direction_follows_its_basis():
+    # 7 of 8 variant seeds train below every baseline seed, one collapses to 1000: the mean
+    # difference is +113, the Hodges-Lehmann shift -10 with a 95% interval below 0. A claim
+    # "variant is lower" reads the direction of the basis the verdict used, not the mean
+    from repro.study.claims import outcome
+
+    c = compare_seeds([10, 11, 12, 13, 14, 15, 16, 1000], [20, 21, 22, 23, 24, 25, 26, 27], min_effect=1.0)
+    assert c.basis == "rank" and c.verdict == "real difference" and c.diff > 0 > c.effect == c.rank.shift
+    assert outcome("lower", c.verdict, c.effect) == "holds"

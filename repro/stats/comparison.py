@@ -76,6 +76,7 @@ class Comparison:
     collapse_variant: Collapse
     collapse_baseline: Collapse
     basis: str  # "welch" or "rank": which comparison the verdict rests on
+    effect: float | None  # the basis's estimate of variant - baseline: ``diff`` or the Hodges-Lehmann shift
     shape: str | None  # why the per-seed values are not fit for normal theory (None: they are)
     verdict: str
     reason: str
@@ -175,8 +176,8 @@ def compare_seeds(variant_fids: Sequence[float], baseline_fids: Sequence[float],
         diff = float(a.mean() - b.mean()) if a.size and b.size else None
         return Comparison(diff=diff, ci_low=None, ci_high=None, p_value=None, ci90_low=None, ci90_high=None,
                           seeds_needed_min_effect=None, seeds_needed_low=None, seeds_needed_high=None,
-                          pooled_std=None, pooled_std_low=None, pooled_std_high=None, basis="welch", shape=None,
-                          verdict="inconclusive",
+                          pooled_std=None, pooled_std_low=None, pooled_std_high=None, basis="welch", effect=diff,
+                          shape=None, verdict="inconclusive",
                           reason=f"fewer than {MIN_SEEDS} seeds on a side ({a.size} vs {b.size}): no interval",
                           **common)
     from scipy import stats
@@ -202,8 +203,9 @@ def compare_seeds(variant_fids: Sequence[float], baseline_fids: Sequence[float],
     return Comparison(diff=diff, ci_low=lo, ci_high=hi, p_value=p, ci90_low=lo90, ci90_high=hi90,
                       seeds_needed_min_effect=needed.n, seeds_needed_low=needed.low, seeds_needed_high=needed.high,
                       pooled_std=needed.pooled_std, pooled_std_low=needed.pooled_std_low,
-                      pooled_std_high=needed.pooled_std_high, basis=basis, shape=shape, verdict=verdict,
-                      reason=reason, **common)
+                      pooled_std_high=needed.pooled_std_high, basis=basis,
+                      effect=diff if basis == "welch" else rank.shift, shape=shape, verdict=verdict, reason=reason,
+                      **common)
 
 
 __all__ = ["ALPHA", "POWER", "MIN_SEEDS", "DEFAULT_MIN_EFFECT_REL", "VERDICTS", "BASES", "METHOD", "Comparison",

@@ -196,7 +196,7 @@ def evaluate_claim(claim: Claim, trials: list[Mapping[str, Any]], *, min_effect:
     obs_a, obs_b = per_seed(side_a, claim.aggregate), per_seed(side_b, claim.aggregate)
     c = compare_seeds(list(obs_a.values()), list(obs_b.values()), variant=f"{claim.factor}={'|'.join(claim.a)}",
                       baseline_variant=f"{claim.factor}={'|'.join(claim.b)}", min_effect=min_effect)
-    result = outcome(claim.expect, c.verdict, c.diff)
+    result = outcome(claim.expect, c.verdict, c.effect)  # the direction of the verdict's basis (Welch or rank)
     return Verdict(claim.id, claim.text, claim.source, claim.expect, result, c.to_dict(), list(obs_a),
                    list(obs_b), list(obs_a.values()), list(obs_b.values()), len(side_a), len(side_b),
                    f"{c.verdict}: {c.reason}")
