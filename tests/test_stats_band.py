@@ -30,15 +30,26 @@ def test_at_least_five_baseline_seeds():
         drift_check([1.0, 2.0, 3.0], [1.0, 2.0, 3.0])
 
 
-def test_drift_check_pools_both_reports_and_names_the_band():
+def test_drift_check_is_a_permutation_test_in_the_form_of_a_band():
     base, new = [100.0, 104.0, 96.0, 101.0, 99.0], [130.0, 128.0, 131.0, 127.0, 134.0]
-    check = drift_check(base, new, n_variants=1)
-    ss = np.sum((np.array(base) - np.mean(base)) ** 2) + np.sum((np.array(new) - np.mean(new)) ** 2)
-    assert check.band.base_std == pytest.approx(math.sqrt(ss / 8)) and check.band.df == 8
+    check = drift_check(base, new, n_variants=2)
+    exact = stats.permutation_test((new, base), lambda x, y: np.mean(x) - np.mean(y), permutation_type="independent",
+                                   n_resamples=10 ** 6)
+    assert check.exact and check.relabellings == 252 and check.p_value == pytest.approx(exact.pvalue)
     assert not check.passed and "outside the band" in check.message
-    assert check.p_value == pytest.approx(stats.ttest_ind(new, base).pvalue)
+    assert check.t_band.df == 4  # the prediction interval with the baseline's s, kept for reference
     same = drift_check(base, [101.0, 97.0, 103.0, 100.0, 98.0])
-    assert same.passed and "within the band" in same.message
+    assert same.passed and "within the band" in same.message and same.low <= same.new_mean <= same.high
+    # the band and the test agree: inside <=> p above alpha / m
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        c = drift_check(rng.normal(0, 1, 5), rng.normal(rng.uniform(-3, 3), 1, 5), n_variants=2)
+        assert c.passed == (c.p_value > c.alpha_each)
+
+
+def test_too_few_relabellings_for_the_level_is_unusable():
+    with pytest.raises(ValueError, match="too few"):
+        drift_check([1.0, 2.0, 3.0, 4.0, 5.0], [1.0], n_variants=1)  # 6 relabellings cannot reach 5%
 
 
 def _gate_false_fail(draw, trials=1000, n=5, variants=2, seed=0):
@@ -50,9 +61,10 @@ def _gate_false_fail(draw, trials=1000, n=5, variants=2, seed=0):
 
 
 def test_false_fail_rate_over_two_variants_is_at_most_five_percent():
-    # nothing changed, bits differ: baseline and new per-seed FIDs are draws of one distribution.
-    # Normal scores: exact (1 - 0.975^2 = 4.9%); collapse-shaped ones (30% of seeds at a far mode, as
-    # in the committed CPU audit): the band with the baseline's s alone fails about 27% here
+    # nothing changed, bits differ: baseline and new per-seed FIDs are draws of one distribution, and
+    # the permutation band fails at most 2 x 6/252 = 4.7% of the time whatever their shape: normal,
+    # or collapse-shaped (30% of seeds at a far mode, as in the committed CPU audit), where the t
+    # band with the baseline's s alone fails about 27% of the time
     def normal(rng, n):
         return rng.normal(480, 100, n), rng.normal(480, 100, n)
 

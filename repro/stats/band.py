@@ -2,36 +2,40 @@
 
 When the new runs have other bits than the baseline's (another machine, other library versions,
 other seeds, or a change to the code that alters the bits but should not alter quality), each new
-per-seed FID is a fresh draw from the variant's seed distribution. Under "nothing changed" the new
-mean over n_new seeds and the baseline's mean over n_b seeds differ by noise of standard deviation
-sigma * sqrt(1/n_b + 1/n_new), sigma being the standard deviation of one seed's observation, and
+per-seed FID is a fresh draw from the variant's seed distribution. "Nothing changed" then means
+the baseline's n_b and the new report's n_new per-seed FIDs are draws from one distribution.
 
-    new mean - baseline mean  ~  t(df) * s * sqrt(1/n_b + 1/n_new)
+**The band the gate uses** (:func:`drift_check`): the new mean must lie within baseline mean +- h,
+where h is the 1 - alpha/m point of |mean(new) - mean(baseline)| over every way of relabelling the
+n_b + n_new pooled per-seed FIDs as "baseline" and "new" (a permutation test in the form of a band;
+all C(n_b + n_new, n_new) relabellings up to 20,000 of them, else 20,000 drawn from a fixed seed).
+Under "nothing changed" every relabelling is as likely as the observed one, so the band fails with
+probability at most alpha/m *whatever the shape* of the per-seed FIDs: normal, skewed, or mixing
+collapsed and trained seeds. The false-alarm rate alpha is shared over the m gated variants
+(Bonferroni; Holm's step-down gives the same pass/fail decision for the gate as a whole).
 
-gives the **prediction band** (:func:`prediction_band`): baseline mean +- t_(1 - alpha/(2m), df) * s
-* sqrt(1/n_b + 1/n_new), with the false-alarm rate alpha shared over the m gated variants
-(Bonferroni; Holm's step-down gives the same pass/fail decision for the gate as a whole). A
-baseline needs at least :data:`MIN_BASELINE_SEEDS` (5) seeds: with 3, t_(0.9875, 2) = 6.2 and the
-band is too wide to catch anything.
+**The t band** (:func:`prediction_band`, shown beside it): baseline mean +- t_(1 - alpha/(2m), df)
+* s * sqrt(1/n_b + 1/n_new), the prediction interval for the new mean. With s from the baseline's
+seeds alone (df = n_b - 1) it is exact for normal per-seed FIDs, but GAN seeds are often not
+normal, and then it fails far more often than alpha: ``benchmarks/gate_calibration.py`` measured,
+with nothing changed (2 variants, 5 seeds each, the CI baseline's noise), 4.9-5.0% on normal FIDs
+but 9.8-21% on skewed and 16-40% on collapse-shaped ones. With s pooled over both reports (df =
+n_b + n_new - 2, the two-sample t test) it stays within 1.8-4.9% at 5 seeds, but reaches 6.5% on
+collapse-shaped FIDs at 10. The permutation band is exact (see docs/gate.md for the measured rates
+and power).
 
-Which s: the gate (:func:`drift_check`) pools the baseline's and the new report's per-seed values
-(s with n_b + n_new - 2 degrees of freedom: the two-sample t test in the form of a band). With s
-from the baseline alone (n_b - 1 degrees of freedom) the band is exact for normal per-seed FIDs,
-but GAN seeds are often not normal (seeds collapse; scores are skewed), and then it fails far more
-often than alpha: ``benchmarks/gate_calibration.py`` measures 10-21% on skewed and 15-41% on
-collapse-shaped per-seed FIDs with nothing changed (2 variants, 5 seeds each), against 1.4-5.5%
-for the pooled band, which is also the more powerful one (for equal seed counts the two-sample t
-test's level is robust to skewness). The shape of the per-seed values
-(:func:`repro.stats.robust.shape_rule`) is reported beside the check.
-
-When the bits match the baseline's, the models are the baseline's: the hash check decides and no
-band is needed (the gate, :mod:`repro.audit.gate`).
+A baseline needs at least :data:`MIN_BASELINE_SEEDS` (5) seeds: with 3, t_(0.9875, 2) = 6.2 and
+there are only 20 relabellings of 3 + 3 seeds, too few for a test at 2.5%. When the bits match
+the baseline's, the models are the baseline's: the hash check decides and no band is needed (the
+gate, :mod:`repro.audit.gate`).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
@@ -98,16 +102,35 @@ def prediction_band(base_mean: float, std: float, n_baseline: int, n_new: int, *
                           int(n_baseline), int(n_new), df, q, float(alpha), int(n_variants), each, rule)
 
 
+EXACT_RELABELLINGS = 20_000  # enumerate all relabellings up to this many, else draw this many
+
+
+@lru_cache(maxsize=64)
+def _relabellings(n_total: int, n_new: int) -> tuple[np.ndarray, bool]:
+    """(index array (S, n_new) of the pooled positions labelled "new", exact?)."""
+    if math.comb(n_total, n_new) <= EXACT_RELABELLINGS:
+        return np.array(list(itertools.combinations(range(n_total), n_new)), dtype=np.int64), True
+    rng = np.random.Generator(np.random.PCG64(0))
+    return np.argsort(rng.random((EXACT_RELABELLINGS, n_total)), axis=1)[:, :n_new], False
+
+
 @dataclass(frozen=True)
 class DriftCheck:
-    """One variant's FID check: pass or not, and why."""
+    """One variant's FID check: the permutation band, the verdict, and the t band beside it."""
 
     passed: bool
     new_mean: float
     base_mean: float
-    band: PredictionBand
-    p_value: float  # two-sided, of the pooled two-sample t statistic
+    low: float  # the permutation band: base_mean +- half_width
+    high: float
+    half_width: float
+    p_value: float  # permutation p-value of |mean(new) - mean(baseline)|
+    alpha_each: float
+    relabellings: int
+    exact: bool  # all relabellings enumerated (else drawn)
+    t_band: PredictionBand  # the prediction interval with s from the baseline's seeds, for reference
     shape: str | None  # the shape rule's finding on the per-seed values (None: nothing unusual)
+    rule: str
     message: str
 
     def to_dict(self) -> dict:
@@ -118,34 +141,50 @@ def drift_check(base_values: Sequence[float], new_values: Sequence[float], *, n_
                 alpha: float = GATE_ALPHA, base_collapsed: Sequence[bool | None] | None = None,
                 new_collapsed: Sequence[bool | None] | None = None) -> DriftCheck:
     """Check a variant's new per-seed FIDs against its baseline's: the new mean must lie in the
-    prediction band with s pooled over both (module doc). Raises :class:`~repro.errors.InputError`
-    with fewer than 5 baseline seeds."""
-    from scipy import stats
-
+    permutation band (module doc). Raises :class:`~repro.errors.InputError` with fewer than 5
+    baseline seeds, or too few seeds for a test at alpha / n_variants."""
     base = np.asarray(base_values, dtype=np.float64).reshape(-1)
     new = np.asarray(new_values, dtype=np.float64).reshape(-1)
     if not (np.all(np.isfinite(base)) and np.all(np.isfinite(new))):
         raise InputError("per-seed FIDs must be finite numbers")
     if new.size < 1:
         raise InputError("the new report has no per-seed FID for this variant")
-    ss = float(((base - base.mean()) ** 2).sum() + ((new - new.mean()) ** 2).sum())
-    df = base.size + new.size - 2
-    pooled = math.sqrt(ss / df) if df > 0 else 0.0
-    band = prediction_band(float(base.mean()), pooled, int(base.size), int(new.size), df=df, n_variants=n_variants,
-                           alpha=alpha)
-    new_mean = float(new.mean())
-    scale = pooled * math.sqrt(1.0 / base.size + 1.0 / new.size)
-    t = (new_mean - band.base_mean) / scale if scale > 0 else (0.0 if new_mean == band.base_mean else math.inf)
-    p = float(2.0 * stats.t.sf(abs(t), df))
-    passed = band.low <= new_mean <= band.high
+    t_band = prediction_band(float(base.mean()), float(base.std(ddof=1)), int(base.size), int(new.size),
+                             n_variants=n_variants, alpha=alpha)
+    each = t_band.alpha_each
+    pooled = np.concatenate([base, new])
+    idx, exact = _relabellings(pooled.size, new.size)
+    s_new = pooled[idx].sum(axis=1)
+    diffs = np.sort(np.abs(s_new / new.size - (pooled.sum() - s_new) / base.size))[::-1]
+    # the test rejects when at most K = floor(alpha_each x S) relabellings reach |observed|; so the
+    # band's half-width is the (K + 1)-th largest |difference| (drawn relabellings count the
+    # observed one too: p = (1 + #) / (1 + S))
+    count = diffs.size if exact else diffs.size + 1
+    k = math.floor(each * count + 1e-9) - (0 if exact else 1)
+    if k < 1:
+        raise InputError(f"with {base.size} baseline and {new.size} new seeds there are {count} relabellings: too "
+                         f"few for a test at {each:.3g} (alpha {alpha:g} over {n_variants} variants); gate fewer "
+                         "variants or use more seeds")
+    half = float(diffs[k])
+    new_mean, base_mean = float(new.mean()), float(base.mean())
+    obs = abs(new_mean - base_mean)
+    reach = int((diffs >= obs * (1 - 1e-12)).sum())
+    p = reach / diffs.size if exact else (1 + reach) / (1 + diffs.size)
+    passed = obs <= half
     shape = shape_rule(new, base, collapse_of(new_collapsed, new.size), collapse_of(base_collapsed, base.size),
                        names=("the new report", "the baseline"))
-    message = (f"new mean {new_mean:.6g} {'within' if passed else 'outside'} the band [{band.low:.6g}, "
-               f"{band.high:.6g}] around the baseline's {band.base_mean:.6g} (shift {new_mean - band.base_mean:+.4g}, "
-               f"p = {p:.3g}; s pooled over {base.size} baseline and {new.size} new seeds)")
+    how = "all" if exact else "drawn"
+    rule = (f"baseline mean +- the {1 - each:.4g} point of |mean(new) - mean(baseline)| over {how} {diffs.size} "
+            f"relabellings of the {base.size} + {new.size} per-seed FIDs (alpha {alpha:g} over {n_variants} "
+            "variant(s), Bonferroni)")
+    message = (f"new mean {new_mean:.6g} {'within' if passed else 'outside'} the band [{base_mean - half:.6g}, "
+               f"{base_mean + half:.6g}] around the baseline's {base_mean:.6g} (shift {new_mean - base_mean:+.4g}, "
+               f"permutation p = {p:.3g} over {how} {diffs.size} relabellings of the {base.size} + {new.size} "
+               "per-seed FIDs)")
     if shape:
         message += f"; note: {shape}"
-    return DriftCheck(passed, new_mean, band.base_mean, band, p, shape, message)
+    return DriftCheck(passed, new_mean, base_mean, base_mean - half, base_mean + half, half, p, each, int(diffs.size),
+                      exact, t_band, shape, rule, message)
 
 
 # --------------------------------------------------------------------------------------------------
