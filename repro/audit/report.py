@@ -12,7 +12,6 @@ from repro.audit import schema
 from repro.audit.schema import Comparison, Cost, Interleaved, Noise, Report, RunRow
 from repro.audit.variance import identical_labels
 
-
 METRICS_DIR = "metrics"
 
 

@@ -10,7 +10,6 @@ from repro import fingerprint
 from repro.errors import InputError
 from repro.io import read_json, write_json
 
-
 # the numerics switches the summary shows (the rest: --json)
 SUMMARY_SWITCHES = ("deterministic_algorithms", "cudnn_deterministic", "cudnn_benchmark", "float32_matmul_precision")
 
