@@ -48,6 +48,6 @@ def synthetic_report(plan: AuditPlan, *, steps=(50, 100), fid=lambda spec: 100.0
     return Report(schema=schema.REPORT_SCHEMA, created="2026-12-04T00:00:00+00:00", command="repro audit ...",
                   commit=None, fingerprint={}, fingerprint_summary={"torch": "2.x", "commit": "abc"}, plan=plan,
                   settings=settings, runs=rows, pairs=pairs,
-                  variance={v: variance.decompose(rows, v, n_boot=20) for v in plan.variants},
+                  variance={v: variance.decompose(rows, v, n_draws=200) for v in plan.variants},
                   comparison=variance.compare(rows, plan.variant, plan.baseline_variant),
                   cost={v: Cost(ratio=1.0, det_median_step_s=0.1, nondet_median_step_s=0.1) for v in plan.variants})

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from repro.stats import compare_seeds, decompose, distinct_runs, drift_band, power, seed_evidence, seeds_needed
+from repro.stats import compare_seeds, decompose, distinct_runs, power, seed_evidence, seeds_needed
 from repro.stats.evidence import nested_design
 
 
@@ -183,14 +183,3 @@ def test_failed_and_diverged_runs_are_not_evidence():
     rows = [_row("d0", "deterministic", 0, 0, "h0", 10.0), _row("d1", "deterministic", 1, 0, None, None,
                                                                  status="diverged")]
     assert [e.seed for e in seed_evidence(rows, "v")] == [0]
-
-
-# ------------------------------------------------------------------------------------- band
-def test_drift_band_widens_with_platform_and_keeps_the_floor():
-    same = drift_band(100.0, eval_std=1.0, nondet_std=0.0, n_seeds=2, k=3.0, min_rel_tol=0.0)
-    assert same.half_width == pytest.approx(3.0 * math.sqrt(2 / 2) * 1.0)
-    other = drift_band(100.0, eval_std=1.0, nondet_std=0.0, n_seeds=2, k=3.0, min_rel_tol=0.0, platform_std=10.0,
-                       platform_source="seed spread")
-    assert other.half_width == pytest.approx(3.0 * math.sqrt(101.0))
-    floor = drift_band(100.0, eval_std=0.0, nondet_std=0.0, n_seeds=3, k=3.0, min_rel_tol=0.05)
-    assert (floor.low, floor.high) == (95.0, 105.0)

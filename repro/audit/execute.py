@@ -115,7 +115,9 @@ def run_row(spec: RunSpec, record: dict[str, Any], metrics: dict[str, Any] | Non
         fid_boot_bias=m.get("fid_boot_bias"), fid_min=m.get("fid_min"), fid_min_step=m.get("fid_min_step"),
         is_mean=m.get("is_mean"), is_std=m.get("is_std"), kid_mean=m.get("kid_mean"), kid_std=m.get("kid_std"),
         n_fake=m.get("n_fake"), checkpoints=[CheckpointScore(**c) for c in m.get("fid_by_step", [])],
-        executor=executor, worker_host=worker.get("host"), worker_pid=worker.get("pid"))
+        executor=executor, worker_host=worker.get("host"), worker_pid=worker.get("pid"),
+        protocol=m.get("protocol"), extractor=m.get("extractor"), extractor_sha256=m.get("extractor_sha256"),
+        recipe=m.get("recipe"))
 
 
 def mark_thread_mismatch(rows: list[RunRow]) -> list[RunRow]:

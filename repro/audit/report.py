@@ -11,6 +11,7 @@ from repro.arch import archdiff
 from repro.audit import schema
 from repro.audit.schema import Comparison, Cost, Interleaved, Noise, Report, RunRow
 from repro.audit.variance import identical_labels
+from repro.stats.bootstrap import bias_dominated
 
 METRICS_DIR = "metrics"
 
@@ -118,12 +119,31 @@ def comparison_text(c: Comparison) -> str:
         return c.reason + "."
     text = f"mean FID difference {_f(c.diff)}"
     if c.ci_low is not None:
-        text += f", 95% interval [{_f(c.ci_low)}, {_f(c.ci_high)}], p = {_f(c.p_value)}"
+        text += f", 95% Welch interval [{_f(c.ci_low)}, {_f(c.ci_high)}], p = {_f(c.p_value)}"
     text += f", over {c.n_seeds_variant} vs {c.n_seeds_baseline} independent seeds; {c.reason}"
-    needed = getattr(c, "seeds_needed_min_effect", None)
-    if needed is not None:
-        text += f". Seeds per variant for 80% power at the smallest difference that matters ({_f(c.min_effect)}): {needed}"
+    if c.seeds_needed_min_effect is not None:
+        high = c.seeds_needed_high if c.seeds_needed_high is not None else "more than 100000"
+        text += (f". Seeds per variant for 80% power at the smallest difference that matters ({_f(c.min_effect)}): "
+                 f"{c.seeds_needed_min_effect} (range {c.seeds_needed_low}-{high} over the 95% interval of the "
+                 "pooled seed standard deviation)")
     return text + "."
+
+
+def rank_text(c: Comparison) -> str:
+    """The rank-based comparison and the collapse counts, beside Welch (which one decided: ``basis``)."""
+    r = c.rank
+    if r.shift is None:
+        return ""
+    interval = (f"[{_f(r.ci_low)}, {_f(r.ci_high)}] ({r.level:.1%})" if r.ci_low is not None
+                else "no 95% interval with these seed counts")
+    parts = [f"medians {_f(r.median_variant)} vs {_f(r.median_baseline)}; Hodges-Lehmann shift {_f(r.shift)}, "
+             f"interval {interval}; Mann-Whitney p = {_f(r.p_value)}"]
+    for name, col in ((c.variant, c.collapse_variant), (c.baseline_variant, c.collapse_baseline)):
+        if col.collapsed is not None:
+            parts.append(f"{name}: {col.collapsed} of {col.known} seeds collapsed ({col.rule})")
+    basis = ("the verdict rests on this rank-based comparison" if c.basis == "rank"
+             else "the verdict rests on Welch (the per-seed FIDs pass the shape rule)")
+    return "Rank-based: " + "; ".join(parts) + f". {basis[0].upper()}{basis[1:]}."
 
 
 def _runs_table(report: Report) -> list[str]:
@@ -174,12 +194,15 @@ def _component(d: Noise, level: str) -> str:
 
 def _noise_section(report: Report) -> list[str]:
     out = ["## FID noise: a nested decomposition", "",
-           "Standard deviations of FID (95% interval; % of the mean FID), from a nested random-effects model "
-           "over seeds > distinct runs within a seed (nondeterminism) > evaluation seeds within a run, with "
-           "bit-identical runs counted once. Bootstrap: the standard deviation of one run's FID over resampled "
-           "generated and real samples, shown beside the model, not part of it (where FID is comparable to its "
-           "bias it overstates the spread: docs/metrics.md). Per-seed observation: the noise of one seed's FID "
-           "as the comparison uses it.", "",
+           "Standard deviations of FID (95% generalized confidence interval, exact chi-square where a level is one "
+           "mean square; % of the mean FID), from a nested random-effects model over seeds > distinct runs within "
+           "a seed (nondeterminism) > evaluation seeds within a run, with bit-identical runs counted once. "
+           "Bootstrap: the standard deviation of one run's FID over resampled generated and real samples, shown "
+           "beside the model, not part of it: a resampling estimate from the run's own samples, not an "
+           "independent measurement of sampling noise (the evaluation component, from fresh generated samples, "
+           "is one), and where FID is comparable to or smaller than its bias it overstates the spread by "
+           "1.2-1.7x (docs/metrics.md). Per-seed observation: the noise of one seed's FID as the comparison "
+           "uses it.", "",
            _table(["variant", "mean FID", "seeds", "runs (distinct)", "seed", "nondeterminism", "evaluation",
                    "per-seed observation", "bootstrap"],
                   [[v, d.fid_mean, d.n_seeds, f"{d.n_runs} ({d.n_distinct_runs if d.n_distinct_runs else '-'})",
@@ -191,6 +214,10 @@ def _noise_section(report: Report) -> list[str]:
     notes += [f"- {v}: thread perturbation changed FID by {_f(d.threads_fid_delta)}: {d.threads_note}."
               for v, d in report.variance.items() if d.threads_fid_delta is not None]
     notes += [f"- {v}: {d.note}" for v, d in report.variance.items() if d.note]
+    flagged = [r.id for r in report.runs if bias_dominated(r.fid, r.fid_boot_bias)]
+    if flagged:
+        notes.append("- Bootstrap over-covers and overstates the spread (FID below 3x its bootstrap bias): "
+                     + ", ".join(flagged) + ".")
     return out + ([*notes, ""] if notes else [])
 
 
@@ -247,9 +274,13 @@ def render_markdown(report: Report, figures: list[str] = ()) -> str:
            + (f", perturbations {s.perturb}" if s.perturb else "")
            + f"; {s.eval_seeds} evaluation seeds per run; runs isolated: {s.isolation}.", ""]
     out += ["## Verdict", "", f"**{c.verdict}**. {comparison_text(c)}", "",
+            *([rank_text(c), ""] if rank_text(c) else []),
             f"Evidence: one FID per independent training seed ({c.per_seed_source or c.per_seed}); "
             f"seeds {c.seeds_variant} vs {c.seeds_baseline}; bit-identical runs count once. "
-            f"Method: {c.method}.", ""]
+            f"Method: {c.method}. Verdict rule: `real difference` when the 95% interval of the basis (Welch, or "
+            "rank-based when a side mixes collapsed and trained seeds or fails a normality test) excludes 0; "
+            "`within noise` when its 90% interval lies inside +-min_effect (two one-sided tests); `inconclusive` "
+            "otherwise or with fewer than 3 seeds a side.", ""]
     out += _runs_table(report)
     out += _pairs_table(report, list(figures))
     out += _noise_section(report)

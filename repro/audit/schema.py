@@ -7,9 +7,13 @@ JSON exists only at the file boundary: :func:`to_dict` writes a record as plain 
 types, unknown keys) and naming the path of the first problems. Fields with a default may be
 absent from a file (a later minor addition); anything else missing is an error.
 
-Versions: ``repro.audit/3`` (this module) replaced ``repro.audit/2`` (per-checkpoint FIDs as a
-list of records, worker PIDs, typed settings) and ``repro.audit/1``; ``repro report --upgrade``
-converts older reports (:mod:`repro.audit.upgrade`). Baselines: ``repro.baseline/2``.
+Versions: ``repro.audit/4`` (this module) replaced ``repro.audit/3`` (the comparison of issue 22:
+rank-based basis, collapse, equivalence by two one-sided tests, seeds needed with a range; noise
+intervals that cover; each seed's IS and collapse; each run's protocol, extractor hash and
+recipe), ``repro.audit/2`` (per-checkpoint FIDs as a list of records, worker PIDs, typed
+settings) and ``repro.audit/1``; ``repro report --upgrade`` converts older reports
+(:mod:`repro.audit.upgrade`). Baselines: ``repro.baseline/3`` (per-seed FIDs and the settings that
+define the measurement) replaced ``repro.baseline/2``.
 """
 
 from __future__ import annotations
@@ -23,11 +27,14 @@ from repro.records import from_dict, to_dict
 from repro.stats.comparison import VERDICTS
 from repro.stats.comparison import Comparison as SeedComparison
 
-REPORT_SCHEMA = "repro.audit/3"
-BASELINE_SCHEMA = "repro.baseline/2"
+REPORT_SCHEMA = "repro.audit/4"
+BASELINE_SCHEMA = "repro.baseline/3"
 OLDER = {"repro.audit/1": "an audit report of an older repro: convert it with `repro report --upgrade`",
          "repro.audit/2": "an audit report of an older repro: convert it with `repro report --upgrade`",
-         "repro.baseline/1": "a baseline of an older repro: refresh it with `repro gate --update`"}
+         "repro.audit/3": "an audit report of an older repro: convert it with `repro report --upgrade`",
+         "repro.baseline/1": "a baseline of an older repro: refresh it with `repro gate --update`",
+         "repro.baseline/2": "a baseline of an older repro (no per-seed FIDs): refresh it with `repro gate --update` "
+                             "from an audit with at least 5 seeds"}
 RUN_STATUSES = ("completed", "diverged", "failed")
 
 
@@ -80,6 +87,10 @@ class RunRow:
     worker_host: str | None = None
     worker_pid: int | None = None
     threads_differ: bool = False
+    protocol: str | None = None  # what defines the measurement (metrics.json): protocol, extractor weights, recipe
+    extractor: str | None = None
+    extractor_sha256: str | None = None
+    recipe: str | None = None
 
     @property
     def fid_mean_over_eval_seeds(self) -> float | None:
@@ -164,6 +175,8 @@ class Noise:
     threads_note: str = ""
     selection: Selection | None = None
     note: str = ""
+    seed_is: list[float | None] = field(default_factory=list)  # per seed (as ``seeds``): IS of its observation
+    seed_collapsed: list[bool | None] = field(default_factory=list)  # per seed: IS < 2 (repro.stats.collapsed)
 
 
 @dataclass(frozen=True)
@@ -282,6 +295,8 @@ class BaselineVariant:
     n_seeds: int
     eval_values_per_run: int
     seeds: list[int]
+    seed_values: list[float]  # one FID per seed, as the comparison uses it: what the gate's band tests against
+    seed_collapsed: list[bool | None]
 
 
 @dataclass(frozen=True)
@@ -293,6 +308,7 @@ class Baseline:
     commit: str | None
     fingerprint: dict[str, Any]
     settings: dict[str, Any]
+    measurement: dict[str, Any]  # the settings that define the measurement (repro.audit.baseline.measurement)
     variants: dict[str, BaselineVariant]
     cost: dict[str, float | None]
     final_param_hashes: dict[str, str]
@@ -349,6 +365,9 @@ def baseline_from_dict(data: Any, source: str = "baseline") -> Baseline:
     for name, v in baseline.variants.items():
         if not v.noise_std >= 0 or v.n_seeds < 1:
             raise SchemaError(f"{source}: variants[{name!r}] needs noise_std >= 0 and n_seeds >= 1")
+        if len(v.seed_values) != v.n_seeds or len(v.seeds) != v.n_seeds or len(v.seed_collapsed) != v.n_seeds:
+            raise SchemaError(f"{source}: variants[{name!r}] has {v.n_seeds} seeds but {len(v.seeds)} seed ids, "
+                              f"{len(v.seed_values)} per-seed FIDs and {len(v.seed_collapsed)} collapse flags")
     return baseline
 
 

@@ -1,8 +1,13 @@
 """Read an older audit report as a current one (``repro report --upgrade``).
 
+``repro.audit/3`` -> ``/4``: the same measurements, re-analysed: the noise (intervals that cover),
+each seed's IS and collapse, and the comparison (rank-based basis, equivalence by two one-sided
+tests, seeds needed with a range) are recomputed from the same run rows with
+:mod:`repro.audit.variance`; the old comparison is kept under ``upgraded_from``. What v3 did not
+store (each run's protocol, extractor hash and recipe) stays unknown.
+
 ``repro.audit/2`` -> ``/3``: the same measurements; the new fields take their defaults (no
-per-checkpoint scores, no worker PIDs, settings without channels or isolation). Nothing is
-re-analysed.
+per-checkpoint scores, no worker PIDs, settings without channels or isolation); then as v3.
 
 ``repro.audit/1`` held every run's measurements (final FID, hashes, pairs, timings) but judged
 them with an old rule (a noise band and a per-run t-test that disagreed, and counted bit-identical
@@ -25,7 +30,7 @@ from repro.config import to_dict
 from repro.errors import InputError
 from repro.gan.presets import config_for
 
-UPGRADABLE = ("repro.audit/1", "repro.audit/2")
+UPGRADABLE = ("repro.audit/1", "repro.audit/2", "repro.audit/3")
 
 
 def upgrade(old: Any, source: str = "report") -> Report:
@@ -33,7 +38,25 @@ def upgrade(old: Any, source: str = "report") -> Report:
     version = old.get("schema") if isinstance(old, dict) else None
     if version not in UPGRADABLE:
         raise InputError(f"{source} has schema {version!r}; --upgrade reads {', '.join(UPGRADABLE)}")
-    return _from_v2(old, source) if version == "repro.audit/2" else _from_v1(old, source)
+    if version == "repro.audit/1":
+        return _from_v1(old, source)
+    return _reanalysed(_from_v2(old) if version == "repro.audit/2" else dict(old), source)
+
+
+def _reanalysed(old: dict[str, Any], source: str) -> Report:
+    """A v3-shaped report dict as a current report: noise and comparison recomputed from its runs."""
+    plan = AuditPlan.from_dict({k: v for k, v in old["plan"].items() if k != "id"})
+    runs = [schema.from_dict(RunRow, r, f"{source} runs") for r in old["runs"]]
+    s = old["settings"]
+    per_seed = s.get("per_seed", "deterministic")
+    new = {**old, "schema": schema.REPORT_SCHEMA, "runs": schema.to_dict(runs),
+           "variance": {v: schema.to_dict(variance.decompose(runs, v, per_seed=per_seed, main_seed=plan.seed))
+                        for v in plan.variants},
+           "comparison": schema.to_dict(variance.compare(runs, plan.variant, plan.baseline_variant, per_seed=per_seed,
+                                                         min_effect=s.get("min_effect"))),
+           "upgraded_from": {**(old.get("upgraded_from") or {}), "schema": old["schema"],
+                             "created": old.get("created"), "comparison": old.get("comparison")}}
+    return schema.report_from_dict(new, f"{source} upgraded")
 
 
 def _settings(s: dict[str, Any], plan: AuditPlan) -> dict[str, Any]:
@@ -51,13 +74,13 @@ def _settings(s: dict[str, Any], plan: AuditPlan) -> dict[str, Any]:
     return out
 
 
-def _from_v2(old: dict[str, Any], source: str) -> Report:
+def _from_v2(old: dict[str, Any]) -> dict[str, Any]:
+    """A v2 report dict in v3's shape (not re-analysed yet)."""
     plan = AuditPlan.from_dict({k: v for k, v in old["plan"].items() if k != "id"})
-    new = {**old, "schema": schema.REPORT_SCHEMA, "settings": _settings(old["settings"], plan),
-           # a v2 report upgraded from v1 has pairs without the evidence sentence
-           "pairs": [{"evidence": "not recorded (report upgraded from repro.audit/1)", **p} for p in old["pairs"]],
-           "upgraded_from": old.get("upgraded_from") or {"schema": old["schema"], "created": old.get("created")}}
-    return schema.report_from_dict(new, f"{source} upgraded")
+    return {**old, "settings": _settings(old["settings"], plan),
+            # a v2 report upgraded from v1 has pairs without the evidence sentence
+            "pairs": [{"evidence": "not recorded (report upgraded from repro.audit/1)", **p} for p in old["pairs"]],
+            "upgraded_from": old.get("upgraded_from") or {"schema": old["schema"], "created": old.get("created")}}
 
 
 def _from_v1(old: dict[str, Any], source: str) -> Report:

@@ -6,20 +6,23 @@ training seed. The noise is the nested decomposition of :mod:`repro.stats.nested
 distinct runs within a seed, i.e. nondeterminism > evaluation seeds within a run), each level a
 standard deviation with a 95% interval; the bootstrap standard deviation over generated samples
 (``fid_boot_std`` of each run, stored by the evaluation) is shown beside it, never mixed in.
-The verdict is :func:`repro.stats.compare_seeds`: one test, one verdict.
+Each seed's observation carries its Inception Score and whether it collapsed (IS < 2,
+:func:`repro.stats.collapsed`). The verdict is :func:`repro.stats.compare_seeds`: one rule, one
+verdict (Welch, or rank-based when the per-seed FIDs are bimodal or strongly skewed).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
-from dataclasses import asdict
 from typing import Any, Iterable
 
 from repro.audit.schema import Comparison, Noise, NoiseComponent, RunRow, Selection, to_dict
-from repro.stats import compare_seeds, nested_design, seed_evidence, unit_std
+from repro.stats import collapsed, compare_seeds, nested_design, seed_evidence, unit_std
 from repro.stats import decompose as nested_decompose
-from repro.stats.evidence import distinct_runs
+from repro.stats.evidence import SeedEvidence, distinct_runs
+from repro.stats.nested import METHOD as NESTED_METHOD
 
 
 def _plain(rows: Iterable[RunRow]) -> list[dict[str, Any]]:
@@ -45,8 +48,16 @@ def _t_interval(values: list[float], level: float = 0.95) -> tuple[float | None,
     return mean - half, mean + half
 
 
+def seed_is(evidence: SeedEvidence, rows: Iterable[RunRow]) -> float | None:
+    """The Inception Score of a seed's observation: the mean IS of the runs that formed its value
+    (None when one of them has none)."""
+    by_id = {r.id: r for r in rows}
+    values = [by_id[d.ids[0]].is_mean for d in evidence.used]
+    return statistics.fmean(values) if values and all(v is not None for v in values) else None
+
+
 def decompose(rows: Iterable[RunRow], variant: str, *, per_seed: str = "deterministic",
-              main_seed: int = 0, n_boot: int = 2000) -> Noise:
+              main_seed: int = 0, n_draws: int = 4000) -> Noise:
     """Noise of one variant from the audit's run rows.
 
     ``fid_mean`` is the mean of the per-seed observations (``per_seed``, see
@@ -61,7 +72,8 @@ def decompose(rows: Iterable[RunRow], variant: str, *, per_seed: str = "determin
         return Noise(fid_mean=None, noise_std=None, eval_std=None, nondet_std=None, seed_std=None, n_seeds=0,
                      n_runs=len(plain), per_seed=per_seed,
                      note="no completed, evaluated run gives a per-seed observation")
-    dec = nested_decompose(nested_design(evidence), n_boot=n_boot, seed=0)
+    dec = nested_decompose(nested_design(evidence), n_draws=n_draws, seed=0)
+    scores = [seed_is(e, rows) for e in evidence]
     e_per_run = min(len(d.eval_values) for e in evidence for d in e.runs)
     values = [e.value for e in evidence]
     fid_mean = statistics.fmean(values)
@@ -84,8 +96,8 @@ def decompose(rows: Iterable[RunRow], variant: str, *, per_seed: str = "determin
                                          pct=_pct(c.std, fid_mean)) for name, c in comp.items()},
         noise_std=noise, noise_pct=_pct(noise, fid_mean), noise_basis=basis,
         boot_std=boot, boot_pct=_pct(boot, fid_mean),
-        method="nested random-effects ANOVA (method of moments), 95% parametric-bootstrap intervals "
-               f"({n_boot} draws); bit-identical runs of a seed counted once",
+        seed_is=scores, seed_collapsed=[collapsed(x) for x in scores],
+        method=f"{NESTED_METHOD} ({n_draws} draws of the pivots); bit-identical runs of a seed counted once",
         threads_fid_delta=delta, threads_note=note, selection=selection_effect(rows, variant))
 
 
@@ -120,19 +132,30 @@ def selection_effect(rows: Iterable[RunRow], variant: str) -> Selection:
                      rule="final FID - min FID over checkpoints, per seed; mean with a 95% t interval")
 
 
-def compare(rows: Iterable[RunRow], variant: str, baseline: str, *, per_seed: str = "deterministic",
+def _fields(record) -> dict[str, Any]:
+    """A record's fields, nested records kept as records (``dataclasses.asdict`` would flatten them)."""
+    return {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
+
+
+def compare(rows_in: Iterable[RunRow], variant: str, baseline: str, *, per_seed: str = "deterministic",
             min_effect: float | None = None) -> Comparison:
-    """``report.json``'s ``comparison``: :func:`repro.stats.compare_seeds` over one FID per seed."""
-    rows = _plain(rows)
+    """``report.json``'s ``comparison``: :func:`repro.stats.compare_seeds` over one FID per seed,
+    with each seed's collapse (IS < 2, :func:`repro.stats.collapsed`) where its runs were scored."""
+    rows_in = list(rows_in)
+    rows = _plain(rows_in)
     a, b = seed_evidence(rows, variant, per_seed=per_seed), seed_evidence(rows, baseline, per_seed=per_seed)
     source = a[0].source if a else (b[0].source if b else per_seed)
+    typed = list(rows_in)
+    flags_b = [collapsed(seed_is(e, typed)) for e in b]
     if variant == baseline:
-        c = compare_seeds([], [e.value for e in b], variant=variant, baseline_variant=baseline, min_effect=min_effect)
-        fields = {**asdict(c), "reason": "the variant is its own baseline: nothing to compare"}
+        c = compare_seeds([], [e.value for e in b], variant=variant, baseline_variant=baseline, min_effect=min_effect,
+                          collapsed_baseline=flags_b)
+        fields = {**_fields(c), "reason": "the variant is its own baseline: nothing to compare"}
     else:
         c = compare_seeds([e.value for e in a], [e.value for e in b], variant=variant, baseline_variant=baseline,
-                          min_effect=min_effect)
-        fields = asdict(c)
+                          min_effect=min_effect, collapsed_variant=[collapsed(seed_is(e, typed)) for e in a],
+                          collapsed_baseline=flags_b)
+        fields = _fields(c)
     return Comparison(**fields, per_seed=per_seed, per_seed_source=source, seeds_variant=[e.seed for e in a],
                       seeds_baseline=[e.seed for e in b])
 

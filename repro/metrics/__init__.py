@@ -30,7 +30,7 @@ _PUBLIC = {
     "evaluation_noise": "repro.metrics.uncertainty",
     "fid_bootstrap": "repro.metrics.uncertainty",
     "fid_bootstrap_summary": "repro.metrics.uncertainty",
-    "bias_dominated": "repro.metrics.calibration",
+    "bias_dominated": "repro.stats.bootstrap",
 }
 
 

@@ -48,9 +48,9 @@ import torch
 
 from repro.errors import InputError
 from repro.metrics._checks import features
-from repro.metrics.calibration import bias_dominated
 from repro.metrics.fid import _one_thread, frechet_distance, sqrt_trace_product_batch
 from repro.metrics.stats import StreamingStats
+from repro.stats.bootstrap import bias_dominated
 
 
 @dataclass(frozen=True)

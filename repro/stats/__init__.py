@@ -13,10 +13,8 @@
 from repro.stats.band import (
     GATE_ALPHA,
     MIN_BASELINE_SEEDS,
-    Band,
     DriftCheck,
     PredictionBand,
-    drift_band,
     drift_check,
     prediction_band,
 )
@@ -26,7 +24,7 @@ from repro.stats.nested import Component, Decomposition, decompose, unit_std
 from repro.stats.power import SeedsNeeded, power, seeds_needed, seeds_needed_range
 from repro.stats.robust import COLLAPSE_IS, Collapse, RankComparison, collapsed, hodges_lehmann, rank_compare
 
-__all__ = ["GATE_ALPHA", "MIN_BASELINE_SEEDS", "Band", "DriftCheck", "PredictionBand", "drift_band", "drift_check",
+__all__ = ["GATE_ALPHA", "MIN_BASELINE_SEEDS", "DriftCheck", "PredictionBand", "drift_check",
            "prediction_band", "Comparison", "compare_seeds", "DistinctRun", "SeedEvidence", "distinct_runs",
            "nested_design", "seed_evidence", "Component", "Decomposition", "decompose", "unit_std", "SeedsNeeded",
            "power", "seeds_needed", "seeds_needed_range", "COLLAPSE_IS", "Collapse", "RankComparison", "collapsed",

@@ -187,42 +187,5 @@ def drift_check(base_values: Sequence[float], new_values: Sequence[float], *, n_
                       exact, t_band, shape, rule, message)
 
 
-# --------------------------------------------------------------------------------------------------
-# The band the gate used before issue 22 (k standard deviations, a relative floor). Kept only until
-# repro.audit.gate moves to drift_check; do not use it in new code.
-
-
-@dataclass(frozen=True)
-class Band:
-    """The former gate band (superseded by :class:`PredictionBand`)."""
-
-    low: float
-    high: float
-    half_width: float
-    noise_std: float
-    platform_std: float | None
-    platform_source: str | None
-    rule: str
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def drift_band(base_mean: float, *, eval_std: float | None, nondet_std: float | None, n_seeds: int,
-               k: float, min_rel_tol: float, platform_std: float | None = None,
-               platform_source: str | None = None, n_seeds_new: int | None = None) -> Band:
-    """The former gate band: max(k x sqrt(1/n + 1/n_new) x sqrt(eval^2 + nondet^2 [+ platform^2]),
-    min_rel_tol x |base_mean|). Superseded by :func:`drift_check`."""
-    n_new = n_seeds if n_seeds_new is None else n_seeds_new
-    if n_seeds < 1 or n_new < 1:
-        raise InputError(f"n_seeds must be >= 1, got {n_seeds} and {n_new}")
-    per_seed = (eval_std or 0.0) ** 2 + (nondet_std or 0.0) ** 2 + (platform_std or 0.0) ** 2
-    noise = math.sqrt((1.0 / n_seeds + 1.0 / n_new) * per_seed)
-    half = max(k * noise, min_rel_tol * abs(base_mean))
-    rule = (f"baseline +/- max({k:g} x sqrt(1/{n_seeds} + 1/{n_new}) x sqrt(eval^2 + nondet^2"
-            + (" + platform^2" if platform_std is not None else "") + f"), {min_rel_tol:g} x baseline)")
-    return Band(base_mean - half, base_mean + half, half, noise, platform_std, platform_source, rule)
-
-
 __all__ = ["MIN_BASELINE_SEEDS", "GATE_ALPHA", "PredictionBand", "prediction_band", "DriftCheck",
-           "drift_check", "Band", "drift_band"]
+           "drift_check"]

@@ -36,7 +36,6 @@ from typing import Sequence
 import numpy as np
 
 from repro.errors import InputError
-from repro.stats.band import Band, drift_band
 from repro.stats.power import ALPHA, POWER, SeedsNeeded, power, seeds_needed, seeds_needed_range, welch_df
 from repro.stats.robust import Collapse, RankComparison, collapse_of, rank_compare, shape_rule
 
@@ -81,15 +80,9 @@ class Comparison:
     verdict: str
     reason: str
     method: str = METHOD
-    # ``seeds_needed`` at the observed difference is no longer computed (post-hoc power); the key
-    # stays None until the report schema drops it
-    seeds_needed: int | None = None
 
     def to_dict(self) -> dict:
-        out = asdict(self)
-        out["collapse_variant"]["rate"] = self.collapse_variant.rate
-        out["collapse_baseline"]["rate"] = self.collapse_baseline.rate
-        return out
+        return asdict(self)
 
 
 def _welch(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
@@ -209,4 +202,4 @@ def compare_seeds(variant_fids: Sequence[float], baseline_fids: Sequence[float],
 
 
 __all__ = ["ALPHA", "POWER", "MIN_SEEDS", "DEFAULT_MIN_EFFECT_REL", "VERDICTS", "BASES", "METHOD", "Comparison",
-           "compare_seeds", "power", "seeds_needed", "Band", "drift_band"]
+           "compare_seeds", "power", "seeds_needed"]

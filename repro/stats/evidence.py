@@ -46,6 +46,7 @@ class SeedEvidence:
     value: float
     source: str  # how ``value`` was formed, in words
     runs: tuple[DistinctRun, ...]
+    used: tuple[DistinctRun, ...] = ()  # the distinct runs whose FIDs formed ``value``
 
 
 def run_fid_values(row: Mapping[str, Any]) -> tuple[float, ...]:
@@ -99,13 +100,14 @@ def seed_evidence(runs: Iterable[Mapping[str, Any]], variant: str, *,
             run = next(d for d in distinct if det0["id"] in d.ids)
             source = "deterministic replicate 0" + (
                 f" (mean of {len(run.eval_values)} evaluation seeds)" if len(run.eval_values) > 1 else "")
-            out.append(SeedEvidence(seed, run.fid, source, tuple(distinct)))
+            out.append(SeedEvidence(seed, run.fid, source, tuple(distinct), (run,)))
         else:
             nondet = [d for d in distinct if "nondeterministic" in d.modes]
             if not nondet:
                 continue
             out.append(SeedEvidence(seed, statistics.fmean(d.fid for d in nondet),
-                                    f"mean of {len(nondet)} distinct nondeterministic replicate(s)", tuple(distinct)))
+                                    f"mean of {len(nondet)} distinct nondeterministic replicate(s)", tuple(distinct),
+                                    tuple(nondet)))
     return out
 
 

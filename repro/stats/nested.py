@@ -195,8 +195,7 @@ def _interval(m: _Moments, idx: int, pivot: np.ndarray | None, level: float) -> 
     return float(lo), float(hi)
 
 
-def decompose(design: Design, *, n_draws: int = DEFAULT_DRAWS, seed: int = 0, level: float = 0.95,
-              n_boot: int | None = None) -> Decomposition:
+def decompose(design: Design, *, n_draws: int = DEFAULT_DRAWS, seed: int = 0, level: float = 0.95) -> Decomposition:
     """Fit the nested model to ``design`` (seeds -> runs -> evaluation FIDs).
 
     Args:
@@ -206,13 +205,10 @@ def decompose(design: Design, *, n_draws: int = DEFAULT_DRAWS, seed: int = 0, le
         n_draws: draws of the generalized pivots for the intervals (0: no intervals).
         seed: seed of the explicit generator drawing them.
         level: coverage of the intervals.
-        n_boot: the former name of ``n_draws`` (kept for callers of the bootstrap version).
 
     Returns a :class:`Decomposition` whose components carry variance, standard deviation (FID
     units), interval and degrees of freedom.
     """
-    if n_boot is not None:
-        n_draws = n_boot
     groups = _check(design)
     if not 0.0 < level < 1.0:
         raise InputError(f"level must lie in (0, 1), got {level!r}")

@@ -54,20 +54,15 @@ class Collapse:
     collapsed: int | None
     known: int  # seeds with a known IS
     n_seeds: int
+    rate: float | None  # collapsed / known (None: no seed's IS known)
     rule: str = f"IS < {COLLAPSE_IS:g}"
-
-    @property
-    def rate(self) -> float | None:
-        return self.collapsed / self.known if self.known else None
-
-    def to_dict(self) -> dict:
-        return {**asdict(self), "rate": self.rate}
 
 
 def collapse_of(flags: Sequence[bool | None] | None, n_seeds: int) -> Collapse:
     """Count the collapse flags of a side's seeds (``None`` entries: IS unknown for that seed)."""
     known = [f for f in (flags or []) if f is not None]
-    return Collapse(sum(known) if known else None, len(known), n_seeds)
+    count = sum(known) if known else None
+    return Collapse(count, len(known), n_seeds, count / len(known) if known else None)
 
 
 @lru_cache(maxsize=256)

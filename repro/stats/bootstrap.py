@@ -1,4 +1,5 @@
-"""Where the bootstrap of one run's FID is calibrated, as a rule the report can apply without torch.
+"""Where the bootstrap of one run's FID (:mod:`repro.metrics.uncertainty`) is calibrated, as a rule the
+report can apply without torch.
 
 The basic bootstrap of :mod:`repro.metrics.uncertainty` resamples the very samples that gave FID_N.
 Its world's "population" FID is FID_N itself, which the finite-sample bias inflates; where the FID
