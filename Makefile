@@ -60,7 +60,7 @@ reference: audit
 ## regression gate must not fail on that
 CI_AUDIT_DIR ?= $(or $(TMPDIR),/tmp)/repro-ci-audit
 CI_AUDIT := $(BIN)/repro audit --quiet --no-mlflow --variant resnet_all --baseline-variant resnet_default \
-	--seeds 1 2 --steps 20 --set checkpoint_every=10 --set threads=1 --eval-seeds 2 --out $(CI_AUDIT_DIR)
+	--seeds 1 2 3 4 --steps 20 --set checkpoint_every=10 --set threads=1 --eval-seeds 2 --out $(CI_AUDIT_DIR)
 gate-ci: $(STAMP)
 	$(CI_AUDIT)
 	$(BIN)/repro gate --baseline audits/baselines/ci_digits.json --report $(CI_AUDIT_DIR)/report.json

@@ -213,12 +213,12 @@ def _report_field_names() -> set[str]:
         "fid_eval_values", "fid_eval_std", "fid_ci_low", "fid_ci_high", "fid_boot_std", "fid_boot_bias", "fid_min",
         "fid_min_step", "is_mean", "is_std", "kid_mean", "kid_std", "n_fake", "eval_seeds", "schema", "created",
         "commit", "fingerprint", "variant", "replicate", "perturb", "worker", "key", "note", "method", "ratio",
-        "checkpoint_step", "extractor"}
+        "checkpoint_step", "extractor", "protocol", "extractor_sha256", "recipe"}
     return names - shared
 
 
-# modules still reading report dicts, until the gate's rewrite on the typed records lands (issue 22)
-PENDING_TYPED = {"repro/audit/gate.py", "repro/audit/baseline.py", "repro/cli/gate.py"}
+# modules still reading report dicts (none: the gate reads the typed records since issue 22)
+PENDING_TYPED: set[str] = set()
 
 
 def test_no_string_key_access_to_report_fields_outside_the_serialisers():

@@ -1,42 +1,45 @@
-"""The CI regression gate: an audit report checked against a committed baseline.
+"""The CI gate: an audit report checked against a committed baseline.
 
 A *baseline* (:mod:`repro.audit.baseline`) records what one trusted audit report measured.
-``check`` compares a new report with it:
+``check`` compares a new report with it; every check the baseline holds must find its evidence in
+the report, or it fails naming what is missing:
 
-========== ============ ===================================================================
-check      subject      passes when
-========== ============ ===================================================================
-determinism pair a vs b the deterministic pair is bitwise identical (``identical`` is true);
-           variant      and every variant of the baseline and of the report has at least one
-                        deterministic pair in the report (missing evidence fails)
-runs       variant      every run of the variant completed (none diverged or failed)
-fid        variant      the mean FID over seeds lies in :func:`repro.stats.drift_band`: baseline
-                        +/- max(k x std of a difference of means, min_rel_tol x base), widened
-                        by the baseline's seed spread when environments or seeds differ
-det_cost   variant      the interleaved det/nondet step time ratio's interval does not lie above
-                        ``max_det_cost`` (``ci_low <= max_det_cost``); a report without the
-                        interleaved measurement (``cost[v]["interleaved"]``) is checked on the
-                        per-run median ratio ``ratio <= max_det_cost`` as before
-strict_hash run id      the final parameter hash equals the baseline's; only where
-                        ``repro.fingerprint.matches_for_strict`` says the two environments
-                        match, else one ``skip`` row names the differing fields
-========== ============ ===================================================================
+=========== ============ ==================================================================
+check       subject      passes when
+=========== ============ ==================================================================
+settings    field        each setting that defines the measurement (steps, seeds, evaluation
+                         seeds, samples, dataset, resolution, protocol, extractor and its
+                         weights' hash, recipe, threads; :func:`repro.audit.baseline.measurement`)
+                         equals the baseline's; a mismatch or an unrecorded one fails, by name
+determinism pair a vs b  the deterministic pair is bitwise identical; every variant of the
+            variant      baseline and of the report has a deterministic pair in the report
+runs        variant      every run of the variant completed (none diverged or failed)
+fid         variant      where the variant's bits differ from the baseline's (other environment,
+                         other seeds, or a change that alters the bits), its new mean FID lies in
+                         the band of :func:`repro.stats.drift_check`: an exact permutation test of
+                         the baseline's per-seed FIDs against the new ones, at alpha / m for the m
+                         gated variants (Bonferroni), whatever the shape of the per-seed FIDs.
+                         Where every deterministic run has the baseline's bits, the models are the
+                         baseline's: the hash check decides (skip)
+det_cost    variant      the interleaved det/nondet step time ratio's interval does not lie above
+                         ``max_det_cost`` (``ci_low <= max_det_cost``); without the interleaved
+                         measurement the per-run median ratio ``ratio <= max_det_cost``
+strict_hash run id       the final parameter hash equals the baseline's; only where
+                         ``repro.fingerprint.matches_for_strict`` says the two environments
+                         match, else one ``skip`` row names the differing fields. A report
+                         without the fingerprint fields fails (missing evidence)
+=========== ============ ==================================================================
 
-The FID band and the audit's verdict live in one module (:mod:`repro.stats.comparison`). In the
-baseline's environment with its seeds, a new mean can differ only by evaluation and
-nondeterminism noise; on another CPU model, another device or other versions (the fields
-:func:`repro.fingerprint.matches_for_strict` names), or with other seeds, every run has other
-bits, so the band adds the baseline's seed spread per seed and says so ("fingerprint differs in
-cpu.model; band widened to ..."). The relative floor defaults to 5% (The FID Lottery, 2026 reports
-an FID coefficient of variation of 1-2%: a band never narrower than a few CVs).
+The band's calibration (``benchmarks/gate_calibration.py``, docs/gate.md): with nothing changed it
+fails at most alpha (5%) over all gated variants for normal, skewed and collapse-shaped per-seed
+FIDs; its power at a +25% shift depends on the seed spread and the number of seeds.
 
 Exit codes: ``EXIT_PASS`` 0, ``EXIT_DRIFT`` 1, ``EXIT_INPUT`` 2 (unusable input:
-:class:`GateInputError`, a ``ValueError``).
+:class:`GateInputError`, one line).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,29 +47,28 @@ from repro import fingerprint as fingerprint_lib
 from repro.audit import schema
 from repro.audit.baseline import (
     GateInputError,
+    baseline_record,
+    checked_ratio,
     deterministic_runs,
     is_finite,
     is_number,
     load_baseline,
     load_report,
     make_baseline,
+    measurement,
     pair_text,
     report_variants,
-    validate_baseline,
-    validate_report,
     write_baseline,
 )
-from repro.audit.schema import BASELINE_SCHEMA, REPORT_SCHEMA
+from repro.audit.schema import BASELINE_SCHEMA, REPORT_SCHEMA, Baseline, Interleaved, Report
 from repro.errors import InputError
-from repro.stats import drift_band
+from repro.stats import GATE_ALPHA, drift_check
 
 EXIT_PASS = 0
 EXIT_DRIFT = 1
 EXIT_INPUT = 2
 
-# Defaults of the band and bounds (the CLI's --help prints these same constants).
-DEFAULT_K = 3.0  # half-width of the FID band in baseline noise standard deviations (~99.7% if Gaussian)
-DEFAULT_MIN_REL_TOL = 0.05  # floor of the half-width as a fraction of the baseline FID mean
+DEFAULT_ALPHA = GATE_ALPHA  # false-alarm rate of the FID check over all gated variants together
 # Bound on (deterministic median step time) / (nondeterministic median step time). On CPU the two
 # modes run the same kernels (ratio ~1); on GPUs deterministic kernels usually cost tens of percent,
 # though up to 746% has been measured (Zhuang et al., MLSys 2022). 2.0 flags a change that doubles
@@ -76,38 +78,46 @@ DEFAULT_MIN_REL_TOL = 0.05  # floor of the half-width as a fraction of the basel
 DEFAULT_MAX_DET_COST = 2.0
 
 VERDICTS = ("pass", "fail", "skip")
-RUN_STATUSES = schema.RUN_STATUSES
+
+
+@dataclass(frozen=True)
+class GateRow:
+    """One check of one subject: ``observed`` is a JSON scalar (float, bool, str or None),
+    ``allowed`` a human-readable band, ``verdict`` one of ``pass``, ``fail``, ``skip``."""
+
+    check: str
+    subject: str
+    observed: Any
+    allowed: str
+    verdict: str
+    message: str
 
 
 @dataclass
 class GateResult:
-    """The rows of one gate run.
+    """The rows of one gate run."""
 
-    Each row is ``{"check", "subject", "observed", "allowed", "verdict", "message"}``: ``observed`` is
-    a JSON scalar (float, bool, str or None), ``allowed`` a human-readable band (str), ``verdict`` one
-    of ``pass``, ``fail``, ``skip``.
-    """
-
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[GateRow] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
         """True when no row failed (skipped rows do not fail the gate)."""
-        return not any(row["verdict"] == "fail" for row in self.rows)
+        return not any(row.verdict == "fail" for row in self.rows)
 
     @property
     def exit_code(self) -> int:
         """``EXIT_PASS`` (0) when passed, else ``EXIT_DRIFT`` (1)."""
         return EXIT_PASS if self.passed else EXIT_DRIFT
 
-    def failures(self) -> list[dict[str, Any]]:
-        return [row for row in self.rows if row["verdict"] == "fail"]
+    def failures(self) -> list[GateRow]:
+        return [row for row in self.rows if row.verdict == "fail"]
 
     def counts(self) -> dict[str, int]:
-        return {verdict: sum(row["verdict"] == verdict for row in self.rows) for verdict in VERDICTS}
+        return {verdict: sum(row.verdict == verdict for row in self.rows) for verdict in VERDICTS}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"passed": self.passed, "exit_code": self.exit_code, "counts": self.counts(), "rows": self.rows}
+        return {"passed": self.passed, "exit_code": self.exit_code, "counts": self.counts(),
+                "rows": [schema.to_dict(row) for row in self.rows]}
 
 
 # --------------------------------------------------------------------------- check
@@ -119,147 +129,155 @@ def _fmt(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
-def _row(check: str, subject: str, observed: Any, allowed: str, verdict: str, message: str) -> dict[str, Any]:
+def _row(check: str, subject: str, observed: Any, allowed: str, verdict: str, message: str) -> GateRow:
     assert verdict in VERDICTS
-    return {"check": check, "subject": subject, "observed": observed, "allowed": allowed, "verdict": verdict,
-            "message": message}
+    if not (observed is None or isinstance(observed, (bool, int, float, str))):
+        observed = str(observed)
+    return GateRow(check, subject, observed, allowed, verdict, message)
 
 
-def fid_band(base: dict[str, Any], *, k: float, min_rel_tol: float, n_seeds_new: int | None = None,
-             widen: str | None = None):
-    """The allowed interval for a variant's mean FID (:func:`repro.stats.drift_band`) from its
-    baseline entry; ``widen`` (a reason) adds the baseline's seed spread as the platform term."""
-    e = max(1, int(base.get("eval_values_per_run") or 1))
-    eval_std = base["eval_std"] / math.sqrt(e) if base.get("eval_std") is not None else None
-    platform = None
-    if widen:
-        platform = base.get("seed_std")
-        if platform is None:  # one seed in the baseline: its whole per-seed noise is the best stand-in
-            platform = base["noise_std"]
-    return drift_band(base["fid_mean"], eval_std=eval_std, nondet_std=base.get("nondet_std"),
-                      n_seeds=int(base["n_seeds"]), n_seeds_new=n_seeds_new, k=k, min_rel_tol=min_rel_tol,
-                      platform_std=platform, platform_source=widen)
-
-
-def _check_options(k: float, min_rel_tol: float, max_det_cost: float) -> None:
-    if not (is_finite(k) and k > 0):
-        raise InputError(f"invalid k={k!r}: must be a finite number > 0 (default {DEFAULT_K})")
-    if not (is_finite(min_rel_tol) and min_rel_tol >= 0):
-        raise InputError(f"invalid min_rel_tol={min_rel_tol!r}: must be a finite number >= 0 (default {DEFAULT_MIN_REL_TOL})")
+def _check_options(alpha: float, max_det_cost: float) -> None:
+    if not (is_finite(alpha) and 0 < alpha < 1):
+        raise InputError(f"invalid alpha={alpha!r}: must lie in (0, 1) (default {DEFAULT_ALPHA})")
     if not (is_finite(max_det_cost) and max_det_cost > 0):
-        raise InputError(f"invalid max_det_cost={max_det_cost!r}: must be a finite number > 0 (default {DEFAULT_MAX_DET_COST})")
+        raise InputError(f"invalid max_det_cost={max_det_cost!r}: must be a finite number > 0 "
+                         f"(default {DEFAULT_MAX_DET_COST})")
 
 
-def _determinism_rows(report: dict[str, Any], baseline: dict[str, Any]) -> list[dict[str, Any]]:
-    pairs = [p for p in report["pairs"] if p["kind"] == "deterministic"]
+def _settings_rows(report: Report, baseline: Baseline) -> list[GateRow]:
+    new = measurement(report)
+    rows = []
+    for key, expected in baseline.measurement.items():
+        if expected is None:
+            continue  # the baseline does not hold it
+        got = new.get(key)
+        if got is None:
+            rows.append(_row("settings", key, None, _fmt(expected), "fail",
+                             f"the report does not record {key} (baseline {expected}): the measurement cannot be "
+                             "shown to be the baseline's (missing evidence)"))
+        elif got != expected:
+            rows.append(_row("settings", key, got, _fmt(expected), "fail",
+                             f"{key} is {got} in the report, {expected} in the baseline: the FIDs measure something "
+                             "else; re-run the audit with the baseline's settings, or refresh the baseline"))
+    if not rows:
+        held = sum(v is not None for v in baseline.measurement.values())
+        rows.append(_row("settings", "(measurement)", f"{held} equal", "equal", "pass",
+                         f"all {held} settings that define the measurement equal the baseline's"))
+    return rows
+
+
+def _determinism_rows(report: Report, baseline: Baseline) -> list[GateRow]:
+    pairs = [p for p in report.pairs if p.kind == "deterministic"]
     if not pairs:
         return [_row("determinism", "(all variants)", None, "identical", "fail",
                      "the report has no deterministic pair: bitwise determinism was not checked")]
     rows = []
-    for name in dict.fromkeys([*baseline["variants"], *report_variants(report)]):
-        if not any(p["variant"] == name for p in pairs):
+    for name in dict.fromkeys([*baseline.variants, *report_variants(report)]):
+        if not any(p.variant == name for p in pairs):
             rows.append(_row("determinism", name, None, "identical pair", "fail",
                              f"{name}: no deterministic pair in the report: its bitwise determinism was not "
                              "checked (missing evidence)"))
     for p in pairs:
-        subject = f"{p['a']} vs {p['b']}"
-        if p["identical"] is True:
+        subject = f"{p.a} vs {p.b}"
+        if p.identical is True:
             rows.append(_row("determinism", subject, "identical", "identical", "pass",
-                             f"{p['variant']}: deterministic pair bitwise identical"))
+                             f"{p.variant}: deterministic pair bitwise identical"))
         else:
-            step = p.get("first_divergent_step")
-            observed = f"diverged@{step}" if step is not None else "different"
+            observed = f"diverged@{p.first_divergent_step}" if p.first_divergent_step is not None else "different"
             rows.append(_row("determinism", subject, observed, "identical", "fail",
-                             f"{p['variant']}: deterministic pair not bitwise identical: {pair_text(p)}"))
+                             f"{p.variant}: deterministic pair not bitwise identical: {pair_text(p)}"))
     return rows
 
 
-def _status_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+def _status_rows(report: Report) -> list[GateRow]:
     rows = []
-    by_variant: dict[str, list[dict[str, Any]]] = {}
-    for run in report["runs"]:
-        by_variant.setdefault(run["variant"], []).append(run)
-    for name, runs in by_variant.items():
-        bad = [r for r in runs if r["status"] != "completed"]
+    for name in dict.fromkeys(r.variant for r in report.runs):
+        runs = report.runs_of(name)
+        bad = [r for r in runs if r.status != "completed"]
         observed = f"{len(runs) - len(bad)}/{len(runs)} completed"
         if bad:
-            detail = ", ".join(
-                f"{r['id']} {r['status']}" + (f" at step {r['diverged_step']}" if r.get("diverged_step") is not None else "")
-                for r in bad)
+            detail = ", ".join(f"{r.id} {r.status}" + (f" at step {r.diverged_step}" if r.diverged_step is not None
+                                                       else "") for r in bad)
             rows.append(_row("runs", name, observed, "all completed", "fail", f"{name}: run(s) did not complete: {detail}"))
         else:
             rows.append(_row("runs", name, observed, "all completed", "pass", f"{name}: all {len(runs)} runs completed"))
     return rows
 
 
-def _widen_reason(report: dict[str, Any], baseline: dict[str, Any], name: str, env_reason: str | None) -> str | None:
-    """Why the new runs of ``name`` cannot reproduce the baseline's bits (None when they can);
-    ``env_reason`` is the environment's part, the same for every variant."""
-    reasons = [env_reason] if env_reason else []
-    new_seeds = (report["variance"].get(name) or {}).get("seeds")
-    old_seeds = baseline["variants"][name].get("seeds")
-    if new_seeds is not None and old_seeds and sorted(new_seeds) != sorted(old_seeds):
-        reasons.append(f"seeds differ ({sorted(new_seeds)} vs baseline {sorted(old_seeds)})")
-    return "; ".join(reasons) or None
+def _bits(report: Report, baseline: Baseline, name: str) -> str | None:
+    """None when every deterministic run of ``name`` has the baseline's bits (same ids, same final
+    hashes), else why not."""
+    runs = [r for r in deterministic_runs(report) if r.variant == name]
+    pinned = {i: h for i, h in baseline.final_param_hashes.items() if i.startswith(f"{name}/")}
+    if not runs or not pinned:
+        return "no deterministic run to compare bit for bit"
+    same, fields = fingerprint_lib.matches_for_strict(report.fingerprint, baseline.fingerprint)
+    differ = [r.id for r in runs if pinned.get(r.id) != r.final_param_hash]
+    missing = sorted(set(pinned) - {r.id for r in runs})
+    if not differ and not missing:
+        return None
+    reasons = []
+    if not same:
+        reasons.append("environment differs in " + ", ".join(fields[:4]) + (" ..." if len(fields) > 4 else ""))
+    base_seeds = baseline.variants[name].seeds if name in baseline.variants else []
+    new_seeds = report.variance[name].seeds if name in report.variance else []
+    if sorted(base_seeds) != sorted(new_seeds):
+        reasons.append(f"seeds differ ({sorted(new_seeds)} vs baseline {sorted(base_seeds)})")
+    if same and differ:
+        reasons.append(f"final hashes differ from the baseline's in the same environment ({len(differ)} run(s))")
+    if missing:
+        reasons.append(f"{len(missing)} pinned run(s) absent")
+    return "; ".join(reasons) or "final hashes differ"
 
 
-def _fid_rows(report: dict[str, Any], baseline: dict[str, Any], k: float, min_rel_tol: float) -> list[dict[str, Any]]:
+def _fid_rows(report: Report, baseline: Baseline, alpha: float) -> list[GateRow]:
     rows = []
-    same, fields = fingerprint_lib.matches_for_strict(report["fingerprint"], baseline["fingerprint"])
-    env_reason = None if same else ("fingerprint differs in " + ", ".join(fields[:4])
-                                    + (" ..." if len(fields) > 4 else ""))
-    for name, base in baseline["variants"].items():
-        entry = report["variance"].get(name)
-        widen = _widen_reason(report, baseline, name, env_reason)
-        n_new = (entry or {}).get("n_seeds") or None
-        band = fid_band(base, k=k, min_rel_tol=min_rel_tol, n_seeds_new=n_new, widen=widen)
-        allowed = f"[{_fmt(band.low)}, {_fmt(band.high)}]"
-        why = (f"; {widen}: band widened to {allowed} by the baseline's seed spread {_fmt(band.platform_std)} "
-               "per seed" if widen else "")
-        if entry is None:
-            rows.append(_row("fid", name, None, allowed, "fail",
-                             f"{name}: variant in the baseline is missing from the report (fid_mean band {allowed})"))
+    m = len(baseline.variants)
+    for name, base in baseline.variants.items():
+        entry = report.variance.get(name)
+        if entry is None or not entry.seed_values:
+            rows.append(_row("fid", name, None, "-", "fail", f"{name}: the report has no per-seed FIDs for this "
+                             "variant of the baseline (missing evidence)"))
             continue
-        value = entry["fid_mean"]
-        if not is_finite(value):
-            rows.append(_row("fid", name, value, allowed, "fail",
-                             f"{name}: fid_mean is {value!r} (no finite FID: no completed runs?); band {allowed}"))
+        why = _bits(report, baseline, name)
+        if why is None:
+            rows.append(_row("fid", name, entry.fid_mean, "same bits", "skip",
+                             f"{name}: every deterministic run has the baseline's bits: the same models, so the hash "
+                             "check decides and no FID band is needed"))
             continue
-        z = (value - base["fid_mean"]) / band.noise_std if band.noise_std > 0 else math.inf
-        shift = f"shift {value - base['fid_mean']:+.4g} from baseline {_fmt(base['fid_mean'])}" + (
-            f" = {z:+.2f} std of a difference of means" if math.isfinite(z) else "")
-        if band.low <= value <= band.high:
-            rows.append(_row("fid", name, value, allowed, "pass",
-                             f"{name}: fid_mean {_fmt(value)} within {allowed} ({shift}){why}"))
-        else:
-            rows.append(_row("fid", name, value, allowed, "fail",
-                             f"{name}: fid_mean {_fmt(value)} outside band {allowed} ({shift}; band = {band.rule}){why}"))
-    for name in report["variance"]:
-        if name not in baseline["variants"]:
-            rows.append(_row("fid", name, report["variance"][name]["fid_mean"], "-", "skip",
+        try:
+            check = drift_check(base.seed_values, entry.seed_values, n_variants=m, alpha=alpha,
+                                base_collapsed=base.seed_collapsed, new_collapsed=entry.seed_collapsed or None)
+        except InputError as exc:
+            raise GateInputError(f"{name}: {exc}") from None
+        allowed = f"[{_fmt(check.low)}, {_fmt(check.high)}]"
+        rows.append(_row("fid", name, check.new_mean, allowed, "pass" if check.passed else "fail",
+                         f"{name}: {check.message}; bits differ ({why})" + ("" if check.passed else
+                                                                             f"; band: {check.rule}")))
+    for name, entry in report.variance.items():
+        if name not in baseline.variants:
+            rows.append(_row("fid", name, entry.fid_mean, "-", "skip",
                              f"{name}: variant not in the baseline; refresh it with `repro gate --update` to gate it"))
     return rows
 
 
-def _cost_rows(report: dict[str, Any], baseline: dict[str, Any], max_det_cost: float) -> list[dict[str, Any]]:
+def _cost_rows(report: Report, baseline: Baseline, max_det_cost: float) -> list[GateRow]:
     rows = []
-    names = list(report["cost"]) + [n for n in baseline["variants"] if n not in report["cost"]]
-    for name in names:
-        entry = report["cost"].get(name)
+    allowed = f"<= {_fmt(max_det_cost)}"
+    for name in dict.fromkeys([*report.cost, *baseline.variants]):
+        entry = report.cost.get(name)
         if entry is None:
-            rows.append(_row("det_cost", name, None, f"<= {_fmt(max_det_cost)}", "fail",
-                             f"{name}: no cost of determinism in the report"))
+            rows.append(_row("det_cost", name, None, allowed, "fail",
+                             f"{name}: no cost of determinism in the report (missing evidence)"))
             continue
-        base = baseline["cost"].get(name)
+        base = baseline.cost.get(name)
         was = f"; baseline {_fmt(base)}" if is_number(base) else ""
-        inter = entry.get("interleaved")
-        if isinstance(inter, dict) and is_finite(inter.get("ci_low")) and is_finite(inter.get("ratio")):
+        inter = entry.interleaved
+        if inter is not None and is_finite(inter.ci_low) and is_finite(inter.ratio):
             rows.append(_interleaved_row(name, inter, max_det_cost, was))
             continue
-        note = "" if inter is None else " (the interleaved measurement has no ratio: " + str(
-            inter.get("diverged", "none measured")) + ")"
-        allowed = f"<= {_fmt(max_det_cost)}"
-        ratio = entry["ratio"]
+        note = "" if inter is None else f" (the interleaved measurement has no ratio: {inter.diverged or 'none measured'})"
+        ratio = entry.ratio
         if is_finite(ratio) and ratio <= max_det_cost:
             rows.append(_row("det_cost", name, ratio, allowed, "pass", f"{name}: det/nondet median step time "
                              f"ratio of the runs {_fmt(ratio)} {allowed}{was}{note}"))
@@ -273,79 +291,92 @@ def _cost_rows(report: dict[str, Any], baseline: dict[str, Any], max_det_cost: f
     return rows
 
 
-def _interleaved_row(name: str, inter: dict[str, Any], max_det_cost: float, was: str) -> dict[str, Any]:
-    ratio, low, high = inter["ratio"], inter["ci_low"], inter.get("ci_high")
-    level = inter.get("confidence", 0.95)
-    interval = (f"{_fmt(ratio)} ({level:.0%} interval [{_fmt(low)}, {_fmt(high)}], "
-                f"{inter['pairs']} interleaved step pairs)")
+def _interleaved_row(name: str, inter: Interleaved, max_det_cost: float, was: str) -> GateRow:
+    interval = (f"{_fmt(inter.ratio)} ({inter.confidence:.0%} interval [{_fmt(inter.ci_low)}, {_fmt(inter.ci_high)}], "
+                f"{inter.pairs} interleaved step pairs)")
     allowed = f"interval low <= {_fmt(max_det_cost)}"
-    if low <= max_det_cost:
-        return _row("det_cost", name, ratio, allowed, "pass",
+    if inter.ci_low <= max_det_cost:
+        return _row("det_cost", name, inter.ratio, allowed, "pass",
                     f"{name}: det/nondet step time ratio {interval}; not above bound {_fmt(max_det_cost)}{was}")
-    return _row("det_cost", name, ratio, allowed, "fail",
+    return _row("det_cost", name, inter.ratio, allowed, "fail",
                 f"{name}: det/nondet step time ratio {interval} lies above bound {_fmt(max_det_cost)}{was}")
 
 
-def _strict_rows(report: dict[str, Any], baseline: dict[str, Any], strict: bool) -> list[dict[str, Any]]:
+def _strict_rows(report: Report, baseline: Baseline, strict: bool) -> list[GateRow]:
     if not strict:
         return [_row("strict_hash", "(all runs)", None, "-", "skip", "strict mode disabled (--no-strict)")]
-    same, fields = fingerprint_lib.matches_for_strict(report["fingerprint"], baseline["fingerprint"])
+    held = [key for key, _, _ in fingerprint_lib.diff({}, baseline.fingerprint) if fingerprint_lib.is_strict_key(key)]
+    missing = [key for key, got, _ in fingerprint_lib.diff(report.fingerprint, baseline.fingerprint)
+               if fingerprint_lib.is_strict_key(key) and got is fingerprint_lib.MISSING]
+    if held and missing:
+        shown = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
+        return [_row("strict_hash", "(all runs)", f"{len(missing)} field(s) missing", "a fingerprint", "fail",
+                     f"the report's environment fingerprint lacks {shown}: the gate cannot tell whether its bits "
+                     "should equal the baseline's (missing evidence)")]
+    same, fields = fingerprint_lib.matches_for_strict(report.fingerprint, baseline.fingerprint)
     if not same:
         shown = ", ".join(fields[:8]) + (f" and {len(fields) - 8} more" if len(fields) > 8 else "")
         return [_row("strict_hash", "(all runs)", f"{len(fields)} field(s) differ", "same environment", "skip",
                      f"strict mode skipped: the report's environment differs from the baseline's in {shown}")]
-    runs = {run["id"]: run for run in deterministic_runs(report)}
+    runs = {run.id: run for run in deterministic_runs(report)}
     rows = []
-    for run_id, expected in baseline["final_param_hashes"].items():
-        allowed = expected[:12]
+    for run_id, expected in baseline.final_param_hashes.items():
         run = runs.get(run_id)
         if run is None:
-            rows.append(_row("strict_hash", run_id, None, allowed, "fail",
+            rows.append(_row("strict_hash", run_id, None, expected[:12], "fail",
                              f"{run_id}: deterministic run in the baseline is missing from the report"))
             continue
-        got = run["final_param_hash"]
+        got = run.final_param_hash
         if got == expected:
-            rows.append(_row("strict_hash", run_id, got[:12], allowed, "pass",
+            rows.append(_row("strict_hash", run_id, got[:12], expected[:12], "pass",
                              f"{run_id}: final_param_hash equals the baseline's"))
         else:
-            rows.append(_row("strict_hash", run_id, got[:12] if isinstance(got, str) else got, allowed, "fail",
-                             f"{run['variant']}: final_param_hash of {run_id} is {got} in the same environment, "
+            rows.append(_row("strict_hash", run_id, got[:12] if got else got, expected[:12], "fail",
+                             f"{run.variant}: final_param_hash of {run_id} is {got} in the same environment, "
                              f"baseline {expected}"))
     return rows
 
 
-def check(report: dict[str, Any], baseline: dict[str, Any], *, k: float = DEFAULT_K,
-          min_rel_tol: float = DEFAULT_MIN_REL_TOL, max_det_cost: float = DEFAULT_MAX_DET_COST,
-          strict: bool = True) -> GateResult:
+def check(report: Report | dict[str, Any], baseline: Baseline | dict[str, Any], *, alpha: float = DEFAULT_ALPHA,
+          max_det_cost: float = DEFAULT_MAX_DET_COST, strict: bool = True) -> GateResult:
     """Gate ``report`` (:data:`REPORT_SCHEMA`) against ``baseline`` (:data:`BASELINE_SCHEMA`).
 
     Args:
-        k: FID band half-width in standard deviations of a difference of mean FIDs.
-        min_rel_tol: floor of the half-width as a fraction of the baseline FID mean.
+        alpha: false-alarm rate of the FID check over all gated variants together.
         max_det_cost: bound on the deterministic / nondeterministic step-time ratio; with the
             interleaved measurement, the gate fails only when its interval's low end exceeds it.
         strict: compare final parameter hashes with the baseline's where the environments match.
 
-    Returns a :class:`GateResult` whose rows come in the order determinism, runs, fid, det_cost,
-    strict_hash. Raises :class:`GateInputError` for a malformed report or baseline and
-    ``ValueError`` for an out-of-range option.
+    Returns a :class:`GateResult` whose rows come in the order settings, determinism, runs, fid,
+    det_cost, strict_hash. Raises :class:`GateInputError` for a malformed report or baseline (or
+    a baseline too small for the FID band) and :class:`~repro.errors.InputError` for an
+    out-of-range option.
     """
-    _check_options(k, min_rel_tol, max_det_cost)
-    validate_report(report)
-    validate_baseline(baseline)
-    rows = (_determinism_rows(report, baseline) + _status_rows(report) + _fid_rows(report, baseline, k, min_rel_tol)
-            + _cost_rows(report, baseline, max_det_cost) + _strict_rows(report, baseline, strict))
+    _check_options(alpha, max_det_cost)
+    if isinstance(report, dict):
+        report = _record(schema.report_from_dict, report, "report")
+    if isinstance(baseline, dict):
+        baseline = _record(schema.baseline_from_dict, baseline, "baseline")
+    rows = (_settings_rows(report, baseline) + _determinism_rows(report, baseline) + _status_rows(report)
+            + _fid_rows(report, baseline, alpha) + _cost_rows(report, baseline, max_det_cost)
+            + _strict_rows(report, baseline, strict))
     return GateResult(rows)
+
+
+def _record(read, data: Any, source: str):
+    try:
+        return read(data, source)
+    except schema.SchemaError as exc:
+        raise GateInputError(str(exc)) from None
 
 
 def format_table(result: GateResult) -> str:
     """The rows as an aligned text table, the messages of non-passing rows, and a PASS/FAIL line."""
     header = ("check", "subject", "observed", "allowed", "verdict")
-    cells = [header] + [(r["check"], r["subject"], _fmt(r["observed"]), r["allowed"], r["verdict"].upper())
-                        for r in result.rows]
+    cells = [header] + [(r.check, r.subject, _fmt(r.observed), r.allowed, r.verdict.upper()) for r in result.rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in cells]
-    notes = [f"{r['verdict'].upper()}: {r['message']}" for r in result.rows if r["verdict"] != "pass"]
+    notes = [f"{r.verdict.upper()}: {r.message}" for r in result.rows if r.verdict != "pass"]
     if notes:
         lines += [""] + notes
     c = result.counts()
@@ -354,7 +385,7 @@ def format_table(result: GateResult) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["REPORT_SCHEMA", "BASELINE_SCHEMA", "EXIT_PASS", "EXIT_DRIFT", "EXIT_INPUT", "DEFAULT_K",
-           "DEFAULT_MIN_REL_TOL", "DEFAULT_MAX_DET_COST", "GateInputError", "GateResult", "validate_report",
-           "validate_baseline", "load_report", "load_baseline", "deterministic_runs", "make_baseline",
-           "write_baseline", "fid_band", "check", "format_table"]
+__all__ = ["REPORT_SCHEMA", "BASELINE_SCHEMA", "EXIT_PASS", "EXIT_DRIFT", "EXIT_INPUT", "DEFAULT_ALPHA",
+           "DEFAULT_MAX_DET_COST", "GateInputError", "GateRow", "GateResult", "baseline_record", "load_report",
+           "load_baseline", "deterministic_runs", "make_baseline", "write_baseline", "checked_ratio", "check",
+           "format_table"]
