@@ -48,7 +48,7 @@ def audit(tmp_path_factory):
 def test_report_structure_and_files(audit):
     out, report = audit
     on_disk = schema.to_dict(report_mod.load(out / "report.json"))
-    assert on_disk["schema"] == "repro.audit/3"
+    assert on_disk["schema"] == schema.REPORT_SCHEMA
     assert {r["id"] for r in on_disk["runs"]} == {s.id for s in plan("resnet_all", "resnet_default",
                                                                        extra_seeds=(1,), perturb=("threads",))}
     assert all(r["status"] == "completed" and r["fid"] is not None for r in on_disk["runs"])
@@ -73,8 +73,13 @@ def test_report_structure_and_files(audit):
         inter = c["interleaved"]  # what the gate checks (issue 14 item 12)
         assert inter["pairs"] == COST_PAIRS and inter["ci_low"] <= inter["ratio"] <= inter["ci_high"]
     c = on_disk["comparison"]
-    assert {"variant", "baseline_variant", "diff", "ci_low", "ci_high", "p_value", "n_seeds_variant",
-            "n_seeds_baseline", "seeds_needed", "min_effect", "verdict", "method"} <= set(c)
+    assert {"variant", "baseline_variant", "diff", "ci_low", "ci_high", "p_value", "ci90_low", "ci90_high",
+            "n_seeds_variant", "n_seeds_baseline", "seeds_needed_min_effect", "seeds_needed_low",
+            "seeds_needed_high", "rank", "collapse_variant", "collapse_baseline", "basis", "min_effect", "verdict",
+            "method"} <= set(c)
+    # each seed's IS and collapse flag, and what defines each run's measurement (issue 22)
+    assert all(len(on_disk["variance"][v]["seed_collapsed"]) == 2 for v in ("resnet_all", "resnet_default"))
+    assert all(r["protocol"] and r["extractor_sha256"] and r["recipe"] for r in on_disk["runs"])
     # two seeds a side: never a verdict other than inconclusive, whatever the interval says
     assert c["n_seeds_variant"] == c["n_seeds_baseline"] == 2 and c["verdict"] == "inconclusive"
     rows = on_disk["archdiff"]["resnet_all vs resnet_default"]["rows"]

@@ -146,7 +146,6 @@ def test_seeds_needed_range_from_the_pooled_std_interval():
     assert s.pooled_std == pytest.approx(math.sqrt(ss / 4))
     assert s.pooled_std_low == pytest.approx(math.sqrt(ss / stats.chi2.ppf(0.975, 4)))
     assert s.high == seeds_needed(5.0, s.pooled_std_high ** 2, s.pooled_std_high ** 2)
-    assert f"{s.low}-{s.high}" in c.reason
 
 
 def test_seeds_needed_uses_n_minus_1_df_when_one_variance_is_zero():

@@ -353,13 +353,13 @@ def check_report(report: Report, source: str = "report") -> Report:
 
 
 def report_from_dict(data: Any, source: str = "report") -> Report:
-    """A ``repro.audit/3`` report: version, typed parts, and the rules between them."""
+    """A ``repro.audit/4`` report: version, typed parts, and the rules between them."""
     _check_version(data, REPORT_SCHEMA, source)
     return check_report(from_dict(Report, data, source), source)
 
 
 def baseline_from_dict(data: Any, source: str = "baseline") -> Baseline:
-    """A ``repro.baseline/2`` file."""
+    """A ``repro.baseline/3`` file."""
     _check_version(data, BASELINE_SCHEMA, source)
     baseline = from_dict(Baseline, data, source)
     for name, v in baseline.variants.items():

@@ -36,7 +36,7 @@ from typing import Sequence
 import numpy as np
 
 from repro.errors import InputError
-from repro.stats.power import ALPHA, POWER, SeedsNeeded, power, seeds_needed, seeds_needed_range, welch_df
+from repro.stats.power import ALPHA, POWER, power, seeds_needed, seeds_needed_range, welch_df
 from repro.stats.robust import Collapse, RankComparison, collapse_of, rank_compare, shape_rule
 
 MIN_SEEDS = 3
@@ -127,15 +127,6 @@ def _decide(lo: float | None, hi: float | None, lo90: float | None, hi90: float 
     return "inconclusive", f"{where}, and {detail}: neither a difference nor equivalence is shown"
 
 
-def _seeds_text(s: SeedsNeeded | None) -> str:
-    if s is None or s.n is None:
-        return ""
-    rng = f"{s.low}-{s.high}" if s.high is not None else f"at least {s.low}"
-    return (f"; {s.n} seeds a side (range {rng} over the pooled standard deviation's 95% interval "
-            f"[{_f(s.pooled_std_low)}, {_f(s.pooled_std_high)}]) would give the Welch test 80% power at "
-            f"{_f(s.effect)}")
-
-
 def compare_seeds(variant_fids: Sequence[float], baseline_fids: Sequence[float], *, variant: str = "variant",
                   baseline_variant: str = "baseline", min_effect: float | None = None,
                   level: float = 1.0 - ALPHA, collapsed_variant: Sequence[bool | None] | None = None,
@@ -191,8 +182,6 @@ def compare_seeds(variant_fids: Sequence[float], baseline_fids: Sequence[float],
                                   "Hodges-Lehmann")
         reason = (f"rank-based verdict, because {shape}: {reason} (Hodges-Lehmann shift {_f(rank.shift)}, "
                   f"Mann-Whitney p = {rank.p_value:.3g}; Welch's interval [{_f(lo)}, {_f(hi)}] is shown beside it)")
-    if verdict == "inconclusive":
-        reason += _seeds_text(needed)
     return Comparison(diff=diff, ci_low=lo, ci_high=hi, p_value=p, ci90_low=lo90, ci90_high=hi90,
                       seeds_needed_min_effect=needed.n, seeds_needed_low=needed.low, seeds_needed_high=needed.high,
                       pooled_std=needed.pooled_std, pooled_std_low=needed.pooled_std_low,
