@@ -22,27 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from repro import io
-from repro.errors import InputError
 from repro.study import space
-
-TOP_FRACTION = 0.05
-
-
-def top(values: list[float], fraction: float = TOP_FRACTION) -> list[float]:
-    """The best (lowest) ``fraction`` of ``values``, at least one."""
-    v = sorted(values)
-    return v[: max(1, math.ceil(fraction * len(v)))] if v else []
-
-
-def expected_min(values: list[float], k: int) -> float:
-    """E[min of k values drawn without replacement from ``values``] (exact: sorted v_i weighted by
-    C(n - i, k - 1) / C(n, k), i = 1..n)."""
-    v = sorted(values)
-    n = len(v)
-    if not 1 <= k <= n:
-        raise InputError(f"k must lie in [1, {n}], got {k}")
-    total = math.comb(n, k)
-    return sum(x * math.comb(n - i, k - 1) for i, x in enumerate(v, start=1)) / total
+from repro.study.seedstats import TOP_FRACTION, expected_min, top
 
 
 def budget_curves(trials: list[dict[str, Any]], sequential: bool) -> dict[str, list[tuple[int, float]]]:
@@ -187,21 +168,34 @@ def render(doc: dict[str, Any], out: Path, *, caveat: str = "") -> Path:
 
 
 def render_claims(verdicts: list[dict[str, Any]], *, caveat: str = "") -> str:
-    """Markdown table of claim verdicts (``claims.md``)."""
+    """Markdown table of claim verdicts (``claims.md``), then each claim's quote, statistic and caveats."""
     lines = ["# Claims of Kurach et al. 2019, checked on this study", ""]
     if caveat:
         lines += [f"> {caveat}", ""]
-    lines += ["Effect = mean FID of side A - side B over seeds (one observation per seed); 95% Welch interval; "
-              "seeds needed per side for 80% power at the observed effect / at min_effect.", "",
-              "| claim | expect | outcome | effect | 95% interval | seeds A/B | seeds needed (obs / min) | source |",
-              "|---|---|---|---|---|---|---|---|"]
+    lines += ["Effect = mean over seeds of side A's statistic - side B's (one observation per seed: the statistic "
+              "of that seed's FIDs over the side's hyperparameter settings); 95% Welch interval; seeds needed per "
+              "side for 80% power at the observed effect / at min_effect.", "",
+              "| claim | statistic | expect | outcome | effect | 95% interval | seeds A/B | seeds needed (obs / min) "
+              "| source |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for v in verdicts:
         c = v.get("comparison") or {}
         interval = (f"[{_fmt(c.get('ci_low'))}, {_fmt(c.get('ci_high'))}]" if c.get("ci_low") is not None else "-")
-        lines.append(f"| {v['id']}: {v['text']} | {v['expect']} | **{v['outcome']}** | {_fmt(c.get('diff'))} | "
-                     f"{interval} | {c.get('n_seeds_variant', 0)}/{c.get('n_seeds_baseline', 0)} | "
-                     f"{_fmt(c.get('seeds_needed'))} / {_fmt(c.get('seeds_needed_min_effect'))} | {v['source']} |")
-    lines += ["", "Reasons:", ""] + [f"- {v['id']}: {v['reason']}" for v in verdicts] + [""]
+        flag = " (stand-in)" if v.get("caveats") else ""
+        lines.append(f"| {v['id']}: {v['text']} | {v.get('statistic', '-')} | {v['expect']} | **{v['outcome']}**"
+                     f"{flag} | {_fmt(c.get('diff'))} | {interval} | {c.get('n_seeds_variant', 0)}/"
+                     f"{c.get('n_seeds_baseline', 0)} | {_fmt(c.get('seeds_needed'))} / "
+                     f"{_fmt(c.get('seeds_needed_min_effect'))} | {v['source']} |")
+    lines += ["", "## Each claim", ""]
+    for v in verdicts:
+        lines += [f"### {v['id']}", "", f"- source: {v['source']}"]
+        lines.append(f"- quote: \"{v['quote']}\"" if v.get("quote") else "- quote: none found verbatim (see the "
+                     "claim's note in the claims file)")
+        if v.get("statistic_text"):
+            lines.append(f"- statistic ({v['statistic']}): {v['statistic_text']}"
+                         + (f"; threshold FID {_fmt(v.get('threshold'))}" if v.get("threshold") is not None else ""))
+        lines += [f"- caveat: {x}" for x in v.get("caveats") or []]
+        lines += [f"- why: {v['reason']}", ""]
     return "\n".join(lines)
 
 
