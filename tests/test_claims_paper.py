@@ -182,3 +182,20 @@ def test_too_few_settings_for_a_spread_is_untestable_not_a_number():
         claims.evaluate_claim(BY_ID["gp-does-not-stabilise"], few)
     v = claims.evaluate([BY_ID["gp-does-not-stabilise"]], few, skip_untestable=True)[0]
     assert v.outcome == "not tested" and "21 settings" in v.reason
+
+
+def test_the_variants_a_study_needs_make_every_claim_testable(capsys):
+    from repro.cli import main
+    from repro.study import needs
+
+    names = needs.variants_needed(PAPER)
+    assert "resnet19_ns_sn_gp" in names and "resnet_cin" in names and "sndcgan_ns_none_gp" in names
+    assert not any(n.startswith("resnet_ns_") for n in names)  # the paper's architectures, no stand-in
+    from repro.study import space
+
+    trained = {(lv["architecture"], lv["loss"], lv["d_norm"], lv["penalty"], lv["flags"])
+               for lv in map(space.factor_levels, names)}
+    assert trained == set(PLANTED)  # exactly the configurations the planted study needed for all 24 claims
+    assert main(["claims", "--list-variants", "--stand-in", "resnet19=resnet"]) == 0
+    out = capsys.readouterr().out.strip().split(",")
+    assert "resnet_ns_sn_gp" in out and not any(n.startswith("resnet19") for n in out)

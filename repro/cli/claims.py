@@ -17,7 +17,9 @@ def add_parser(sub) -> None:
                     "for 80% power) and write STUDY/claims.json and claims.md. A claim about a factor level the "
                     "study did not train is an error naming the levels it has (or 'not tested' with "
                     "--skip-untestable).")
-    p.add_argument("--study", required=True, help="study directory or report folder (holds results.json), or the file")
+    p.add_argument("--study", default=None,
+                   help="study directory or report folder (holds results.json), or the file (required unless "
+                        "--list-variants)")
     p.add_argument("--claims", default=DEFAULT_CLAIMS, help="claims file (YAML)")
     p.add_argument("--min-effect", type=float, default=None,
                    help="smallest FID difference that matters for statistics in FID units (default 5%% of side B's "
@@ -30,13 +32,22 @@ def add_parser(sub) -> None:
     p.add_argument("--out", default=None, metavar="DIR",
                    help="write claims.json and claims.md here (default: the folder of the study's results.json)")
     p.add_argument("--json", action="store_true", help="print the verdicts as JSON")
+    p.add_argument("--list-variants", action="store_true",
+                   help="print the presets a study must train for every claim to be testable (comma-separated, "
+                        "for `repro study --variants`; with --stand-in applied) and exit")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from repro import io
-    from repro.study import claims, report, results
+    from repro.errors import InputError
+    from repro.study import claims, needs, report, results
 
+    if args.list_variants:
+        print(",".join(needs.variants_needed(claims.load(args.claims), claims.parse_stand_ins(args.stand_ins))))
+        return 0
+    if not args.study:
+        raise InputError("--study DIR is required (or --list-variants)")
     study = Path(args.study)
     doc = results.read(study)
     verdicts = [v.to_dict() for v in claims.evaluate(claims.load(args.claims), doc["trials"],
