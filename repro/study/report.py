@@ -26,13 +26,16 @@ from repro.study import space
 from repro.study.seedstats import TOP_FRACTION, expected_min, top
 
 
-def budget_curves(trials: list[dict[str, Any]], sequential: bool) -> dict[str, list[tuple[int, float]]]:
-    """variant -> [(budget k, FID)] (see the module doc)."""
+def budget_curves(trials: list[dict[str, Any]], sequential: bool,
+                  by_ndis: bool = False) -> dict[str, list[tuple[int, float]]]:
+    """variant (``variant n_dis N`` with ``by_ndis``: Table 2's one search per n_dis) -> [(budget k, FID)]
+    (see the module doc)."""
     out: dict[str, list[tuple[int, float]]] = {}
     by_variant: dict[str, list[dict[str, Any]]] = {}
     for t in trials:
         if t["fid"] is not None:
-            by_variant.setdefault(t["variant"], []).append(t)
+            key = f"{t['variant']} n_dis {t['n_dis']}" if by_ndis else t["variant"]
+            by_variant.setdefault(key, []).append(t)
     for v, ts in by_variant.items():
         if sequential:
             best, curve = math.inf, []
@@ -109,14 +112,23 @@ def _fmt(x: Any) -> str:
     return str(x)
 
 
+def run_length(spec: dict[str, Any]) -> str:
+    """A run's length in both counts, from a study spec (``results.json``'s ``spec``)."""
+    if spec.get("d_steps"):
+        return (f"{spec['d_steps']} discriminator updates (compare_gan's count), ceil({spec['d_steps']} / n_dis) "
+                f"generator steps")
+    return f"{spec['steps']} generator steps (x n_dis discriminator updates, the count compare_gan uses)"
+
+
 def render(doc: dict[str, Any], out: Path, *, caveat: str = "") -> Path:
     """Write ``study.md``, ``figures/`` and ``plots/`` for ``results.json``'s content ``doc`` into ``out``."""
     spec, trials, runs = doc["spec"], doc["trials"], doc["runs"]
     sequential = spec["space"] == "table2"
+    ndis = f" and n_dis value (n_dis {', '.join(map(str, spec['ndis']))})" if spec.get("ndis") else ""
     (out / "figures").mkdir(parents=True, exist_ok=True)
     (out / "plots").mkdir(parents=True, exist_ok=True)
     drawn = [f for f in space.FACTORS if _factor_figure(trials, f, out / "figures" / f"factor_{f}.png")]
-    curves = budget_curves(trials, sequential)
+    curves = budget_curves(trials, sequential, by_ndis=bool(spec.get("ndis")))
     if curves:
         _budget_figure(curves, sequential, out / "figures" / "budget.png")
     cols = ["trial", "variant", "setting", "round", *space.FACTORS, "flags", "lr", "penalty_weight", "beta1",
@@ -136,9 +148,9 @@ def render(doc: dict[str, Any], out: Path, *, caveat: str = "") -> Path:
     lines += [
         f"- variants ({len(spec['variants'])}): {', '.join(spec['variants'])}",
         f"- space: {spec['space']}" + (f", settings {', '.join(spec['settings'])}" if not sequential
-                                       else f", {spec['trials']} trials per variant in {spec['rounds']} rounds "
+                                       else f", {spec['trials']} trials per variant{ndis} in {spec['rounds']} rounds "
                                             f"(Optuna GPSampler, sampler seed {spec['sampler_seed']})"),
-        f"- seeds: {', '.join(map(str, spec['seeds']))}; steps per run: {spec['steps']}; "
+        f"- seeds: {', '.join(map(str, spec['seeds']))}; run length: {run_length(spec)}; "
         f"evaluation seeds per run: {spec['eval_seeds']}",
         f"- runs: {len(runs)} ({', '.join(f'{n} {s}' for s, n in sorted(statuses.items()))}); "
         f"training wall time summed over runs: {wall / 60:.1f} min",
@@ -199,4 +211,4 @@ def render_claims(verdicts: list[dict[str, Any]], *, caveat: str = "") -> str:
     return "\n".join(lines)
 
 
-__all__ = ["TOP_FRACTION", "top", "expected_min", "budget_curves", "render", "render_claims"]
+__all__ = ["TOP_FRACTION", "top", "expected_min", "budget_curves", "run_length", "render", "render_claims"]
