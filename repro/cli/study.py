@@ -93,10 +93,10 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
+def spec_from_args(args):
+    """The StudySpec the options name, checked (unknown variants, settings or fields raise)."""
     from repro.config import parse_overrides
-    from repro.executor import make_executor
-    from repro.study import report, runner, space
+    from repro.study import runner, space
     from repro.study.spec import StudySpec
 
     variants = tuple(space.variants(args.variants))
@@ -110,13 +110,21 @@ def run(args) -> int:
         if key in overrides:
             raise InputError(f"--set {key}=... is not allowed here: use --{key}s" if key == "seed"
                              else f"--set {key}=... is not allowed here: use --{key}")
+    steps = 0 if args.d_steps is not None else (200 if args.steps is None else args.steps)
     spec = StudySpec(variants=variants, space=args.space,
                      settings=tuple(s.strip() for s in args.settings.split(",") if s.strip()),
-                     seeds=parse_seeds(args.seeds), steps=0 if args.d_steps is not None else (args.steps or 200),
-                     d_steps=args.d_steps or 0, ndis=ndis, dataset=args.dataset, trials=args.trials,
+                     seeds=parse_seeds(args.seeds), steps=steps, d_steps=args.d_steps or 0, ndis=ndis, dataset=args.dataset, trials=args.trials,
                      rounds=args.rounds, sampler_seed=args.sampler_seed, eval_seeds=args.eval_seeds,
                      n_boot=args.n_boot, overrides=tuple(sorted(overrides.items())))
     runner.check(spec)
+    return spec
+
+
+def run(args) -> int:
+    from repro.executor import make_executor
+    from repro.study import report, runner
+
+    spec = spec_from_args(args)
     if args.plan:
         import json
 
