@@ -13,7 +13,7 @@ from dvc_helpers import BIN, ROOT, dvc_env, run
 
 from repro.cli import build_parser
 from repro.cli.study import spec_from_args
-from repro.study import claims
+from repro.study import claims, needs, runner
 
 # the smallest study the pipeline can run: two variants (the sides of sn-beats-none-resnet19 with
 # ResNet CIFAR standing in), one Table 1 setting, 3 seeds (the fewest a verdict takes), 2 steps
@@ -26,6 +26,20 @@ SMOKE = """study:
   checkpoint_every: 2
   threads: 1
   jobs: 1
+"""
+
+# every claim testable (ResNet CIFAR standing in for ResNet19): `repro claims --list-variants
+# --stand-in resnet19=resnet`, all 24 Table 1 settings (a top-5% spread needs 21), 5 seeds; the
+# steps are the recipe's (docs/study.md, "Re-running it for every claim")
+FULL = """study:
+  variants: resnet_default,resnet_skip,resnet_cin,resnet_opt,resnet_sum,resnet_tan,resnet_eps,resnet_all,resnet_ns_none_none,resnet_ns_none_gp,resnet_ns_bn_none,resnet_ns_ln_gp,resnet_ns_sn_gp,resnet_wgan_none_none,resnet_wgan_sn_none,resnet_ls_none_none,resnet_ls_sn_none,sndcgan_ns_none_none,sndcgan_ns_none_gp,sndcgan_ns_sn_none
+  settings: '*'
+  seeds: 0-4
+  steps: 60
+  dataset: digits
+  checkpoint_every: 60
+  threads: 1
+  jobs: 2
 """
 
 
@@ -48,9 +62,9 @@ def _stages(repo: Path) -> dict:
         return {s.addressing.split(":", 1)[1]: s for s in dvc.index.stages}
 
 
-@pytest.mark.parametrize("params", ["committed", "smoke"])
+@pytest.mark.parametrize("params", ["committed", "smoke", "full"])
 def test_the_stages_expand_to_a_valid_study_and_claims_command(tmp_path, params, monkeypatch):
-    text = (ROOT / "params.yaml").read_text() if params == "committed" else SMOKE
+    text = {"committed": (ROOT / "params.yaml").read_text(), "smoke": SMOKE, "full": FULL}[params]
     stages = _stages(_project(tmp_path, text))
     assert set(stages) == {"study", "claims"}
     argv = shlex.split(stages["study"].cmd)
@@ -62,6 +76,10 @@ def test_the_stages_expand_to_a_valid_study_and_claims_command(tmp_path, params,
     assert c.skip_untestable and claims.parse_stand_ins(c.stand_ins) == {"resnet19": "resnet"}
     assert c.study == "audits/study" and c.claims == "claims/kurach2019.yaml"
     assert {str(d.def_path) for d in stages["claims"].deps} >= {"claims/kurach2019.yaml", "repro/study/seedstats.py"}
+    if params == "full":  # the params given for a re-run make every claim testable
+        paper = claims.load(ROOT / "claims" / "kurach2019.yaml")
+        assert set(needs.variants_needed(paper, {"resnet19": "resnet"})) <= set(spec.variants)
+        assert len(runner.table1_trials(spec)) == 24 * len(spec.variants) and len(spec.seeds) == 5
 
 
 @pytest.mark.slow
