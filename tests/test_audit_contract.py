@@ -4,6 +4,7 @@ hand-computed expectations for the primitives the report rests on (hash, diverge
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 import math
@@ -232,9 +233,9 @@ def test_a_multi_thread_cpu_pair_says_it_cannot_see_process_level_races():
     cpu = load(ROOT / "audits" / "resnet_all" / "report.json")
     line = next(x for x in summary_lines(cpu) if "reproducible here" in x)
     assert "yes" in line and "repro hunt" in line and "2 intra-op threads" in line
-    one_thread = schema.dataclasses.replace(cpu, runs=[schema.dataclasses.replace(r, threads=1) for r in cpu.runs])
+    one_thread = dataclasses.replace(cpu, runs=[dataclasses.replace(r, threads=1) for r in cpu.runs])
     assert not any("repro hunt" in x for x in summary_lines(one_thread))
-    isolated = schema.dataclasses.replace(cpu, settings=schema.dataclasses.replace(cpu.settings, isolation="process"))
+    isolated = dataclasses.replace(cpu, settings=dataclasses.replace(cpu.settings, isolation="process"))
     assert any("own fresh process" in x for x in summary_lines(isolated))
     gpu = load(ROOT / "audits" / "gpu_h200" / "report.json")
     assert not any("repro hunt" in x for x in summary_lines(gpu))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 
 import pytest
 from dvc_helpers import BIN, ROOT, dvc_env, dvc_project, run
 from report_fixtures import synthetic_report
 
-from repro.audit import plotdata, schema
+from repro.audit import plotdata
 from repro.audit.plan import AuditPlan
 from repro.audit.spec import AuditSpec
 from repro.cli import params as params_cli
@@ -97,7 +98,7 @@ def test_fid_by_step_reads_the_checkpoint_records_in_step_order():
     audit = params_cli.checked(ROOT / "params.yaml")["audit"]
     report, _ = synthetic_audit(audit)
     row = report.runs[0]
-    shuffled = schema.dataclasses.replace(row, checkpoints=row.checkpoints[::-1])
+    shuffled = dataclasses.replace(row, checkpoints=row.checkpoints[::-1])
     assert list(plotdata.fid_by_step(shuffled)) == list(STEPS)
 
 

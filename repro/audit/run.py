@@ -7,6 +7,7 @@ differs; per-run metrics are reused only when they were made with the settings a
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shlex
 import sys
@@ -63,7 +64,7 @@ def run_audit(spec: AuditSpec, executor: Executor | None = None, *,
         write(report, out_dir, run_dirs, metrics)
         if spec.use_mlflow:
             run_id = tracking.log_audit(report, out_dir, run_dirs, metrics)
-            report = schema.dataclasses.replace(report, mlflow_run_id=run_id)
+            report = dataclasses.replace(report, mlflow_run_id=run_id)
             log.info(f"logged to MLflow ({mlflow_store.tracking_uri()}), run {run_id}")
         log.info(f"report: {out_dir / 'report.md'}")
         return report
