@@ -127,7 +127,7 @@ def test_cost_model_prices_any_list_of_configs(tmp_path):
     costs = plan_cost.run_costs(runs)  # timed here, once for the three (the seed changes no time)
     assert len({c.step_time_s for c in costs}) == 1 and all(c.source == "measured now" for c in costs)
     model = plan_cost.cost_model(plan_cost.run_costs(runs, step_time_s=0.5), workers=(1, 2))
-    assert model["runs"] == 3 and model["steps"] == 12
+    assert model["runs"] == 3 and model["steps"] == 12 and model["d_updates"] == 12  # n_dis 1
     assert model["cpu_core_hours"] == pytest.approx(12 * 0.5 / 3600)  # one thread each
     assert model["wall_hours"][2] == pytest.approx(2 * 4 * 0.5 / 3600)
     # an existing run with the same config gives its own measured step time
@@ -142,7 +142,7 @@ def test_cli_plan_only_and_bad_options(tmp_path, capsys):
                                                    for a in ("--set", f"{k}={v}")]
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "runs: 8, steps: 32" in out and "3 workers" in out
+    assert "runs: 8, steps: 32 generator steps (32 discriminator updates" in out and "3 workers" in out
     assert "resnet_default/nondeterministic-s0-r1" in out
     assert not any(tmp_path.iterdir())  # nothing trained, nothing written
     for bad, msg in ((["--jobs", "0"], "invalid --jobs 0"), (["--ray-address", "auto"], "needs --executor ray"),

@@ -153,8 +153,8 @@ def _bo_spec(**kw) -> StudySpec:
     return StudySpec(**{**base, **kw})
 
 
-def _params(out: Path) -> list[dict]:
-    study = bo.open_study(out, "sndcgan_ns_sn_none")
+def _params(out: Path, name: str = "sndcgan_ns_sn_none") -> list[dict]:
+    study = bo.open_study(out, name)
     return [dict(t.params) for t in sorted(study.get_trials(), key=lambda t: t.number)]
 
 
@@ -231,5 +231,69 @@ def test_plan_counts_runs_and_prices_them_by_n_dis():
     assert plan(spec, step_time_1=0.1, step_time_5=0.2).device_hours == pytest.approx((400 + 2400) / 3600)
     # the executor's wall-time model: one worker runs all 16; 64 workers run one each: the longest (1000 x 0.3 s)
     assert p.wall_hours[1] == pytest.approx(4000 / 3600) and p.wall_hours[64] == pytest.approx(300 / 3600)
+    # both counts: 1000 generator steps are 1000 D updates at n_dis 1 and 5000 at n_dis 5
+    assert p.by_ndis[1]["generator_steps_per_run"] == 1000 and p.by_ndis[1]["d_updates_per_run"] == 1000
+    assert p.by_ndis[5]["generator_steps_per_run"] == 1000 and p.by_ndis[5]["d_updates_per_run"] == 5000
+    assert (p.generator_steps, p.d_updates) == (16 * 1000, 4 * 1000 + 12 * 5000)
     bo_spec = _bo_spec(variants=("sndcgan_ns_sn_none", "resnet_default"), seeds=(0,))
     assert plan(bo_spec).runs_by_ndis == {1: 8, 5: 8} and plan(bo_spec).device_hours is None
+
+
+def test_the_papers_budget_counts_discriminator_updates():
+    """compare_gan trains 200k discriminator updates on CIFAR-10 whatever n_dis: 200k generator steps at
+    n_dis 1, 40k at n_dis 5 (Kurach et al. 2019, Section 2.6)."""
+    from repro.study.plan import plan
+
+    spec = _table1_spec(settings=("lr2e-4_lam1_b0.5-0.999_*",), seeds=(0,), steps=0, d_steps=200_000)
+    p = plan(spec, step_time_1=0.05)
+    assert p.by_ndis[1]["generator_steps_per_run"] == 200_000 and p.by_ndis[1]["d_updates_per_run"] == 200_000
+    assert p.by_ndis[5]["generator_steps_per_run"] == 40_000 and p.by_ndis[5]["d_updates_per_run"] == 200_000
+    # hours: 200k x 0.05 s at n_dis 1; 40k x 0.05 x 3 s at n_dis 5
+    assert p.device_hours == pytest.approx((200_000 * 0.05 + 40_000 * 0.15) / 3600)
+    t = runner.table1_trials(spec)
+    assert [runner.config(spec, x, 0).steps for x in t] == [200_000, 40_000]
+    assert StudySpec(variants=("sndcgan",), steps=0, d_steps=7).generator_steps(5) == 2  # ceil: >= the budget
+    with pytest.raises(ValueError, match="one of them >= 1 and the other 0"):
+        StudySpec(variants=("sndcgan",), steps=10, d_steps=10)
+
+
+def test_table2_searches_each_ndis_in_its_own_optuna_study(tmp_path):
+    """n_dis in {1, 5} is part of the paper's search: 120 settings each, 240 in all (Section 2.6)."""
+    spec = _bo_spec(trials=4, rounds=2, ndis=(1, 5), seeds=(0,))
+    ex = FakeExecutor()
+    doc = runner.run_study(spec, tmp_path, ex)
+    assert len(doc["trials"]) == 8 and len(ex.trained) == 8
+    assert sorted({t["n_dis"] for t in doc["trials"]}) == [1, 5]
+    assert [t["setting"] for t in doc["trials"] if t["n_dis"] == 5] == [f"ndis5_bo00{i}" for i in range(4)]
+    for n in (1, 5):
+        study = bo.open_study(tmp_path, "sndcgan_ns_sn_none", n)
+        assert [t.user_attrs["round"] for t in study.get_trials()] == [0, 0, 1, 1]
+    runs = {r["trial"]: r for r in doc["runs"]}
+    assert runs["sndcgan_ns_sn_none__ndis5_bo003"]["n_dis"] == 5
+    from repro.study.plan import plan
+
+    assert plan(spec).runs_by_ndis == {1: 4, 5: 4}
+    with pytest.raises(ValueError, match="belongs to --space table2"):
+        _table1_spec(ndis=(1, 5))
+
+
+def test_a_round_is_asked_whole_before_any_tell_and_an_interrupted_ask_resumes_alike(tmp_path):
+    """GPSampler's own pending-trial rule: the round's earlier trials are RUNNING when a later one is
+    asked; asking half a round, reopening the journal and asking the rest gives the same settings."""
+    def round0(out):
+        out.mkdir()
+        st = bo.open_study(out, "v")
+        bo.ask_round(st, "none", 0, 3, seed=0, round_size=3)
+        for n, params, _ in bo.unfinished(st):
+            bo.tell(st, n, 50 + 10 * (math.log10(params["lr"]) + 3.5) ** 2)
+        return st
+
+    whole = round0(tmp_path / "a")
+    bo.ask_round(whole, "none", 1, 6, seed=0, round_size=3)
+    states = [t.state for t in whole.get_trials()]
+    assert states[3:] == [optuna.trial.TrialState.RUNNING] * 3  # asked, none told
+    cut = round0(tmp_path / "b")
+    bo.ask_round(cut, "none", 1, 4, seed=0, round_size=3)  # interrupted after one ask
+    bo.ask_round(bo.open_study(tmp_path / "b", "v"), "none", 1, 6, seed=0, round_size=3)
+    assert _params(tmp_path / "a", "v") == _params(tmp_path / "b", "v")
+    assert len({round(p["lr"], 12) for p in _params(tmp_path / "a", "v")[3:]}) == 3  # a batch of distinct settings

@@ -41,9 +41,31 @@ def test_table2_study_end_to_end(tmp_path):
     assert main(["study", "--variants", "sndcgan_ns_sn_gp", "--space", "table2", "--trials", "2", "--rounds", "1",
                  "--seeds", "0", "--out", str(out), *TINY]) == 0
     doc = json.loads((out / "results.json").read_text())
-    assert [t["setting"] for t in doc["trials"]] == ["bo000", "bo001"]
+    # the paper searches n_dis 1 and 5, each in its own optimisation: 2 trials each
+    assert [t["setting"] for t in doc["trials"]] == ["ndis1_bo000", "ndis1_bo001", "ndis5_bo000", "ndis5_bo001"]
+    assert [t["n_dis"] for t in doc["trials"]] == [1, 1, 5, 5]
     assert all(0.1 <= t["penalty_weight"] <= 100 for t in doc["trials"])  # gp: Table 2's non-L2 range
     assert (out / "optuna.journal").stat().st_size > 0
+    assert "ndis5_bo001" in (out / "study.md").read_text()
+
+
+def test_plan_prints_generator_steps_and_discriminator_updates(capsys):
+    """The CIFAR-10 budget as the paper counts it (200k D updates) and as repro does (generator steps)."""
+    common = ["study", "--variants", "resnet_ns_sn_none", "--settings", "lr2e-4_lam1_b0.5-0.999_*", "--seeds", "0-4",
+              "--dataset", "cifar10", "--out", "unused", "--plan", "--step-time", "0.056"]
+    assert main([*common, "--d-steps", "200000"]) == 0
+    p = json.loads(capsys.readouterr().out)
+    assert p["d_steps_per_run"] == 200000 and p["steps_per_run"] == 0
+    assert p["by_ndis"]["1"]["generator_steps_per_run"] == 200000 and p["by_ndis"]["1"]["d_updates_per_run"] == 200000
+    assert p["by_ndis"]["5"]["generator_steps_per_run"] == 40000 and p["by_ndis"]["5"]["d_updates_per_run"] == 200000
+    assert p["generator_steps"] == 5 * (200000 + 40000) and p["d_updates"] == 10 * 200000
+    # 5 runs x 200k x 0.056 s + 5 x 40k x 0.056 x 3 s
+    assert p["device_hours"] == pytest.approx(5 * (200000 * 0.056 + 40000 * 0.168) / 3600)
+    assert "discriminator updates" in p["counts"] and "generator steps" in p["counts"]
+    assert main([*common, "--steps", "100"]) == 0
+    p = json.loads(capsys.readouterr().out)
+    assert p["by_ndis"]["5"]["generator_steps_per_run"] == 100 and p["by_ndis"]["5"]["d_updates_per_run"] == 500
+    assert not __import__("pathlib").Path("unused").exists()
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -53,6 +75,9 @@ def test_table2_study_end_to_end(tmp_path):
     (["--variants", "sndcgan", "--space", "table2", "--trials", "2"], "table2 needs --trials N >= 1 and 1 <= "),
     (["--variants", "sndcgan", "--seeds", "0,x"], "invalid --seeds item 'x'"),
     (["--variants", "sndcgan", "--set", "seed=3"], "use --seeds"),
+    (["--variants", "sndcgan", "--steps", "5", "--d-steps", "5"], "give the run length once"),
+    (["--variants", "sndcgan", "--space", "table2", "--trials", "2", "--rounds", "1", "--ndis", "1,x"],
+     "invalid --ndis item 'x'"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, argv, message):
     out = tmp_path / "s"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from repro.errors import InputError
 
-DIGITS_CAVEAT = ("Digits (8x8 images scaled to {resolution}x{resolution}) at {steps} generator steps, network width "
-                 "{width} of the paper's, is not CIFAR-10 at 100k steps: FIDs here use the digits classifier, the "
+DIGITS_CAVEAT = ("Digits (8x8 images scaled to {resolution}x{resolution}) at {length}, network width "
+                 "{width} of the paper's, is not CIFAR-10 at 200k discriminator updates: FIDs here use the digits classifier, the "
                  "models are far from converged, and a verdict says what holds at this budget on this data, not "
                  "whether the paper's numbers reproduce.")
 
@@ -19,12 +19,14 @@ def caveat(spec: dict) -> str:
     from repro.config import TrainConfig
 
     over = spec.get("overrides") or {}
-    return DIGITS_CAVEAT.format(steps=spec["steps"], resolution=over.get("resolution", TrainConfig.resolution),
+    from repro.study.report import run_length
+
+    return DIGITS_CAVEAT.format(length=run_length(spec), resolution=over.get("resolution", TrainConfig.resolution),
                                 width=over.get("width", TrainConfig.width))
 
 
-def parse_seeds(text: str) -> tuple[int, ...]:
-    """``0,1,2`` or ``0-4`` (inclusive) or a mix; a bad item is a ValueError naming it."""
+def parse_seeds(text: str, option: str = "--seeds") -> tuple[int, ...]:
+    """``0,1,2`` or ``0-4`` (inclusive) or a mix; a bad item is an InputError naming it."""
     seeds: list[int] = []
     for item in (p.strip() for p in text.split(",")):
         try:
@@ -34,7 +36,7 @@ def parse_seeds(text: str) -> tuple[int, ...]:
             else:
                 seeds.append(int(item))
         except ValueError:
-            raise InputError(f"invalid --seeds item {item!r}: expected integers or ranges, e.g. 0,1,2 or 0-4") from None
+            raise InputError(f"invalid {option} item {item!r}: expected integers or ranges, e.g. 0,1,2 or 0-4") from None
     return tuple(seeds)
 
 
@@ -52,11 +54,21 @@ def add_parser(sub) -> None:
                    help="table1: the 24-setting grid (or --settings); table2: Bayesian optimisation over Table 2's ranges")
     p.add_argument("--settings", default="*", metavar="LIST",
                    help="table1 only: setting names or globs, comma-separated (default all 24)")
-    p.add_argument("--trials", type=int, default=0, help="table2: settings per variant (the paper: 120)")
+    p.add_argument("--trials", type=int, default=0,
+                   help="table2: settings per variant and n_dis value (the paper: 120, for each of n_dis 1 and 5)")
     p.add_argument("--rounds", type=int, default=0, help="table2: rounds of parallel trials (the paper: 12)")
     p.add_argument("--sampler-seed", type=int, default=0, help="table2: seed of the GP sampler")
+    p.add_argument("--ndis", default="1,5", metavar="LIST",
+                   help="table2: the n_dis values searched, one Bayesian optimisation each (default 1,5: the "
+                        "paper's 240 settings); 'variant' keeps each variant's own n_dis, one search")
     p.add_argument("--seeds", default="0,1,2", help="training seeds, e.g. 0,1,2 or 0-4")
-    p.add_argument("--steps", type=int, default=200, help="generator steps per run")
+    p.add_argument("--steps", type=int, default=None,
+                   help="generator steps per run (default 200); each is n_dis discriminator updates then one "
+                        "generator update, so a run makes steps x n_dis discriminator updates")
+    p.add_argument("--d-steps", type=int, default=None, metavar="N",
+                   help="instead of --steps: discriminator updates per run, the count compare_gan and the paper "
+                        "use (200000 for CIFAR-10, 100000 for LSUN-BEDROOM and CELEBA-HQ-128); a run at n_dis n "
+                        "trains ceil(N / n) generator steps")
     p.add_argument("--dataset", default="digits", help="dataset name")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="config field set on every run (repeatable), e.g. --set checkpoint_every=100")
@@ -72,7 +84,8 @@ def add_parser(sub) -> None:
                    help="write study.md, figures/, plots/ and a copy of results.json here (default: --out)")
     p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
     p.add_argument("--plan", action="store_true",
-                   help="print the run count (and device-hours with --step-time) as JSON, train nothing")
+                   help="print the run count, generator steps and discriminator updates (and device-hours with "
+                        "--step-time) as JSON, train nothing")
     p.add_argument("--step-time", type=float, default=None, metavar="S",
                    help="with --plan: measured seconds per generator step at n_dis 1 on the target device")
     p.add_argument("--step-time-ndis5", type=float, default=None, metavar="S",
@@ -80,26 +93,38 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
+def spec_from_args(args):
+    """The StudySpec the options name, checked (unknown variants, settings or fields raise)."""
     from repro.config import parse_overrides
-    from repro.executor import make_executor
-    from repro.study import report, runner, space
+    from repro.study import runner, space
     from repro.study.spec import StudySpec
 
     variants = tuple(space.variants(args.variants))
     if args.space == "table1" and (args.trials or args.rounds):
         raise InputError("--trials and --rounds belong to --space table2; table1 trains every --settings entry")
+    if args.steps is not None and args.d_steps is not None:
+        raise InputError("give the run length once: --steps (generator steps) or --d-steps (discriminator updates)")
+    ndis = () if args.space == "table1" or args.ndis.strip() == "variant" else parse_seeds(args.ndis, "--ndis")
     overrides = parse_overrides(args.overrides)
     for key in ("seed", "steps", "dataset"):
         if key in overrides:
             raise InputError(f"--set {key}=... is not allowed here: use --{key}s" if key == "seed"
                              else f"--set {key}=... is not allowed here: use --{key}")
+    steps = 0 if args.d_steps is not None else (200 if args.steps is None else args.steps)
     spec = StudySpec(variants=variants, space=args.space,
                      settings=tuple(s.strip() for s in args.settings.split(",") if s.strip()),
-                     seeds=parse_seeds(args.seeds), steps=args.steps, dataset=args.dataset, trials=args.trials,
+                     seeds=parse_seeds(args.seeds), steps=steps, d_steps=args.d_steps or 0, ndis=ndis, dataset=args.dataset, trials=args.trials,
                      rounds=args.rounds, sampler_seed=args.sampler_seed, eval_seeds=args.eval_seeds,
                      n_boot=args.n_boot, overrides=tuple(sorted(overrides.items())))
     runner.check(spec)
+    return spec
+
+
+def run(args) -> int:
+    from repro.executor import make_executor
+    from repro.study import report, runner
+
+    spec = spec_from_args(args)
     if args.plan:
         import json
 

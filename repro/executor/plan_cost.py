@@ -1,6 +1,8 @@
 """What a list of runs costs before any of it trains: device-hours and wall time for N workers.
 
-A run's cost is ``steps x step time``. The step time of each run comes, in this order, from
+A run's cost is ``steps x step time``, ``steps`` being generator steps: each is ``n_dis``
+discriminator updates then one generator update, so a run makes ``steps x n_dis`` discriminator
+updates (compare_gan and Kurach et al. 2019 count those: 200k for CIFAR-10). The step time of each run comes, in this order, from
 ``step_time_s`` given (``configured``), from the run's own trace when a run with the same config
 already exists (``measured: run``), or from timing a few steps of the config here (``measured
 now``, once per distinct config up to its seed; nothing is written). The hours are GPU-hours for
@@ -35,6 +37,11 @@ class RunCost:
     source: str  # configured | measured: run | measured now
     device: str  # cpu | cuda
     threads: int
+    n_dis: int = 1  # discriminator updates per generator step
+
+    @property
+    def d_updates(self) -> int:
+        return self.steps * self.n_dis
 
     @property
     def hours(self) -> float:
@@ -91,7 +98,7 @@ def run_costs(runs: Iterable[tuple[str, TrainConfig]], *, step_time_s: float | N
             t, source = measured[key], "measured now"
         else:
             raise InputError(f"no step time for {run_id}: no run with its config exists; pass a step time")
-        out.append(RunCost(run_id, cfg.steps, t, source, device, threads))
+        out.append(RunCost(run_id, cfg.steps, t, source, device, threads, cfg.n_dis))
     return out
 
 
@@ -104,12 +111,13 @@ def makespan_hours(hours: list[float], workers: int) -> float:
 
 
 def cost_model(costs: list[RunCost], workers: Iterable[int] = DEFAULT_WORKERS) -> dict[str, Any]:
-    """Totals and wall times: ``{"runs", "steps", "gpu_hours", "cpu_core_hours", "run_hours",
+    """Totals and wall times: ``{"runs", "steps", "d_updates", "gpu_hours", "cpu_core_hours", "run_hours",
     "sources", "wall_hours": {N: hours}}``."""
     hours = [c.hours for c in costs]
     return {
         "runs": len(costs),
-        "steps": sum(c.steps for c in costs),
+        "steps": sum(c.steps for c in costs),  # generator steps
+        "d_updates": sum(c.d_updates for c in costs),  # discriminator updates (compare_gan's count)
         "run_hours": sum(hours),
         "gpu_hours": sum(c.hours for c in costs if c.device == "cuda"),
         "cpu_core_hours": sum(c.hours * c.threads for c in costs if c.device == "cpu"),
@@ -125,10 +133,12 @@ def _dur(hours: float) -> str:
 
 def format_plan(costs: list[RunCost], model: dict[str, Any]) -> str:
     """The plan (one line per run) and the cost model, as printed by ``repro audit --plan-only``."""
-    lines = [f"{'run':<44} {'device':>6} {'threads':>7} {'steps':>6} {'step s':>8}  source"]
+    lines = [f"{'run':<44} {'device':>6} {'threads':>7} {'steps':>6} {'D upd':>7} {'step s':>8}  source"]
     for c in costs:
-        lines.append(f"{c.run_id:<44} {c.device:>6} {c.threads:>7} {c.steps:>6} {c.step_time_s:>8.4f}  {c.source}")
-    lines += ["", f"runs: {model['runs']}, steps: {model['steps']}, run time if one after another: "
+        lines.append(f"{c.run_id:<44} {c.device:>6} {c.threads:>7} {c.steps:>6} {c.d_updates:>7} "
+                     f"{c.step_time_s:>8.4f}  {c.source}")
+    lines += ["", f"runs: {model['runs']}, steps: {model['steps']} generator steps ({model['d_updates']} "
+                  "discriminator updates, the count compare_gan uses), run time if one after another: "
                   f"{_dur(model['run_hours'])}",
               f"GPU-hours: {model['gpu_hours']:.3f}, CPU core-hours: {model['cpu_core_hours']:.3f} "
               f"(step times: {', '.join(model['sources'])})",

@@ -1,27 +1,34 @@
 """Table 2: Bayesian optimisation of FID with Optuna's Gaussian-process sampler, in rounds.
 
-The study (Kurach et al. 2019, Table 2) searched 120 settings in 12 rounds of
-parallel trials. Here each variant gets an Optuna study named after it, stored in the study
+The study (Kurach et al. 2019, Section 2.6) "run[s] 12 rounds (i.e. we communicate with the oracle
+12 times) of sequential optimization, each with a batch of 10 hyperparameter sets", and "as we
+explore the number of discriminator updates per generator update (1 or 5), this leads to an
+additional 240 hyperparameter settings": one search of 120 settings per n_dis value. Here each
+(variant, n_dis) gets an Optuna study of its own (:func:`study_name`), stored in the study
 directory's ``optuna.journal`` (Optuna's journal storage: an append-only log of every ask and
 tell), so the sampler's whole state, the trials and their FIDs, survives an interruption.
 
-A round of ``k`` parallel trials is proposed with the *constant liar* heuristic (Ginsbourger et
-al. 2010): an in-memory copy of the study receives the finished trials, then asks ``k`` times,
-telling each proposal the mean FID of the finished trials so that the next one moves elsewhere.
-The proposals are then enqueued in the stored study and started. The copy's sampler is seeded
-with (``sampler_seed``, round), so a round proposes the same settings whether or not the study
-was interrupted before it. The first round is random (``n_startup_trials`` = the round size), as
-a GP needs data.
+A round of ``k`` parallel trials is asked of the stored study one after another, before any of
+them is trained: when trial i of a round is asked, the round's trials 0..i-1 are ``RUNNING``, and
+GPSampler (Optuna >= 4.x) takes running trials as pending points of a q-batch acquisition (qLogEI:
+log expected improvement integrated over the pending points' outcomes under the GP posterior). A
+hand-written constant liar (telling an in-memory copy the mean FID for each proposal, Ginsbourger
+et al. 2010) was used before: it proposes different batches (it refits the GP, length scales and
+noise included, on invented values, and counts the lies as finished trials), so it was replaced
+by the sampler's own rule, which needs no copy of the study and records each proposal in the
+journal as it is made. Each ask gets a sampler seeded with (``sampler_seed``, round, index in the
+round), so a round proposes the same settings whether or not the study was interrupted before or
+during it. The first round is random (``n_startup_trials`` = the round size), as a GP needs data.
 
-On resume, trials the journal holds as started but not told (``RUNNING``, or ``WAITING`` when
-the process died between enqueue and ask) are finished first: their runs resume from their
-checkpoints or are read back when finished.
+On resume, the current round's missing asks are made first (with the same pending trials as an
+uninterrupted run), then its unfinished trials are trained (their runs resume from their
+checkpoints, or are read back when finished). A trial an older journal holds as ``WAITING``
+(enqueued by the constant-liar code, never asked) is started first.
 """
 
 from __future__ import annotations
 
 import logging
-import statistics
 from pathlib import Path
 from typing import Any
 
@@ -47,16 +54,22 @@ def storage(out: Path):
     return optuna.storages.JournalStorage(JournalFileBackend(str(out / JOURNAL)))
 
 
-def open_study(out: Path, variant: str):
-    """The stored Optuna study of ``variant`` (created on first use)."""
+def study_name(variant: str, n_dis: int | None = None) -> str:
+    """The Optuna study of ``variant`` searching at ``n_dis`` (None: the variant's own n_dis)."""
+    return variant if n_dis is None else f"{variant}__ndis{n_dis}"
+
+
+def open_study(out: Path, variant: str, n_dis: int | None = None):
+    """The stored Optuna study of ``variant`` at ``n_dis`` (created on first use)."""
     optuna = _optuna()
-    return optuna.create_study(study_name=variant, storage=storage(out), direction="minimize",
+    return optuna.create_study(study_name=study_name(variant, n_dis), storage=storage(out), direction="minimize",
                                load_if_exists=True)
 
 
-def _sampler(seed: int, round_index: int, n_startup: int):
+def _sampler(seed: int, round_index: int, index: int, round_size: int):
+    """The sampler of one ask: random until a first round is told (a GP needs data), then the GP."""
     optuna = _optuna()
-    return optuna.samplers.GPSampler(seed=seed * 100_003 + round_index, n_startup_trials=n_startup,
+    return optuna.samplers.GPSampler(seed=seed * 100_003 + round_index * 1_009 + index, n_startup_trials=round_size,
                                      warn_independent_sampling=False)
 
 
@@ -66,39 +79,30 @@ def finished(study) -> list:
     return [t for t in study.get_trials(deepcopy=False) if t.state in done]
 
 
-def unfinished(study, penalty: str) -> list[tuple[int, dict[str, Any], int]]:
-    """(number, params, round) of trials started but not told; WAITING ones are started now."""
+def start_waiting(study, penalty: str) -> None:
+    """Start the trials an older journal left enqueued but never asked."""
     optuna = _optuna()
-    states = optuna.trial.TrialState
-    while any(t.state == states.WAITING for t in study.get_trials(deepcopy=False)):
+    while any(t.state == optuna.trial.TrialState.WAITING for t in study.get_trials(deepcopy=False)):
         trial = study.ask()
         space.suggest_table2(trial, penalty)
-    return [(t.number, dict(t.params), int(t.user_attrs.get("round", 0)))
-            for t in study.get_trials(deepcopy=False) if t.state == states.RUNNING]
 
 
-def propose(study, penalty: str, k: int, *, seed: int, round_index: int, n_startup: int) -> list[dict[str, Any]]:
-    """``k`` settings for the next round (constant liar over an in-memory copy, see the module doc)."""
-    optuna = _optuna()
-    done = [t for t in finished(study) if t.state == optuna.trial.TrialState.COMPLETE]
-    copy = optuna.create_study(direction="minimize", sampler=_sampler(seed, round_index, n_startup))
-    copy.add_trials(done)
-    lie = statistics.fmean(t.value for t in done) if done else 0.0
-    proposals = []
-    for _ in range(k):
-        trial = copy.ask()
+def ask_round(study, penalty: str, round_index: int, upto: int, *, seed: int, round_size: int) -> None:
+    """Ask trials of round ``round_index`` until the study holds ``upto`` trials (a round's trials
+    are asked before any is told: the earlier ones are pending points for the later ones)."""
+    while (n := len(study.get_trials(deepcopy=False))) < upto:
+        study.sampler = _sampler(seed, round_index, n - round_index * round_size, round_size)
+        trial = study.ask()
         space.suggest_table2(trial, penalty)
-        copy.tell(trial, lie)
-        proposals.append(dict(trial.params))
-    return proposals
+        trial.set_user_attr("round", round_index)
 
 
-def start(study, params: dict[str, Any], penalty: str, round_index: int) -> int:
-    """Enqueue and start a trial with ``params``; returns its number."""
-    study.enqueue_trial(params, user_attrs={"round": round_index})
-    trial = study.ask()
-    space.suggest_table2(trial, penalty)
-    return trial.number
+def unfinished(study) -> list[tuple[int, dict[str, Any], int]]:
+    """(number, params, round) of the trials asked but not told."""
+    optuna = _optuna()
+    return [(t.number, dict(t.params), int(t.user_attrs.get("round", 0)))
+            for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
+            if t.state == optuna.trial.TrialState.RUNNING]
 
 
 def tell(study, number: int, value: float | None) -> None:
@@ -110,4 +114,5 @@ def tell(study, number: int, value: float | None) -> None:
         study.tell(number, value)
 
 
-__all__ = ["JOURNAL", "storage", "open_study", "finished", "unfinished", "propose", "start", "tell"]
+__all__ = ["JOURNAL", "storage", "study_name", "open_study", "finished", "start_waiting", "ask_round", "unfinished",
+           "tell"]

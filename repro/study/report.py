@@ -22,36 +22,20 @@ from pathlib import Path
 from typing import Any
 
 from repro import io
-from repro.errors import InputError
 from repro.study import space
-
-TOP_FRACTION = 0.05
-
-
-def top(values: list[float], fraction: float = TOP_FRACTION) -> list[float]:
-    """The best (lowest) ``fraction`` of ``values``, at least one."""
-    v = sorted(values)
-    return v[: max(1, math.ceil(fraction * len(v)))] if v else []
+from repro.study.seedstats import TOP_FRACTION, expected_min, top
 
 
-def expected_min(values: list[float], k: int) -> float:
-    """E[min of k values drawn without replacement from ``values``] (exact: sorted v_i weighted by
-    C(n - i, k - 1) / C(n, k), i = 1..n)."""
-    v = sorted(values)
-    n = len(v)
-    if not 1 <= k <= n:
-        raise InputError(f"k must lie in [1, {n}], got {k}")
-    total = math.comb(n, k)
-    return sum(x * math.comb(n - i, k - 1) for i, x in enumerate(v, start=1)) / total
-
-
-def budget_curves(trials: list[dict[str, Any]], sequential: bool) -> dict[str, list[tuple[int, float]]]:
-    """variant -> [(budget k, FID)] (see the module doc)."""
+def budget_curves(trials: list[dict[str, Any]], sequential: bool,
+                  by_ndis: bool = False) -> dict[str, list[tuple[int, float]]]:
+    """variant (``variant n_dis N`` with ``by_ndis``: Table 2's one search per n_dis) -> [(budget k, FID)]
+    (see the module doc)."""
     out: dict[str, list[tuple[int, float]]] = {}
     by_variant: dict[str, list[dict[str, Any]]] = {}
     for t in trials:
         if t["fid"] is not None:
-            by_variant.setdefault(t["variant"], []).append(t)
+            key = f"{t['variant']} n_dis {t['n_dis']}" if by_ndis else t["variant"]
+            by_variant.setdefault(key, []).append(t)
     for v, ts in by_variant.items():
         if sequential:
             best, curve = math.inf, []
@@ -128,14 +112,23 @@ def _fmt(x: Any) -> str:
     return str(x)
 
 
+def run_length(spec: dict[str, Any]) -> str:
+    """A run's length in both counts, from a study spec (``results.json``'s ``spec``)."""
+    if spec.get("d_steps"):
+        return (f"{spec['d_steps']} discriminator updates (compare_gan's count), ceil({spec['d_steps']} / n_dis) "
+                f"generator steps")
+    return f"{spec['steps']} generator steps (x n_dis discriminator updates, the count compare_gan uses)"
+
+
 def render(doc: dict[str, Any], out: Path, *, caveat: str = "") -> Path:
     """Write ``study.md``, ``figures/`` and ``plots/`` for ``results.json``'s content ``doc`` into ``out``."""
     spec, trials, runs = doc["spec"], doc["trials"], doc["runs"]
     sequential = spec["space"] == "table2"
+    ndis = f" and n_dis value (n_dis {', '.join(map(str, spec['ndis']))})" if spec.get("ndis") else ""
     (out / "figures").mkdir(parents=True, exist_ok=True)
     (out / "plots").mkdir(parents=True, exist_ok=True)
     drawn = [f for f in space.FACTORS if _factor_figure(trials, f, out / "figures" / f"factor_{f}.png")]
-    curves = budget_curves(trials, sequential)
+    curves = budget_curves(trials, sequential, by_ndis=bool(spec.get("ndis")))
     if curves:
         _budget_figure(curves, sequential, out / "figures" / "budget.png")
     cols = ["trial", "variant", "setting", "round", *space.FACTORS, "flags", "lr", "penalty_weight", "beta1",
@@ -155,9 +148,9 @@ def render(doc: dict[str, Any], out: Path, *, caveat: str = "") -> Path:
     lines += [
         f"- variants ({len(spec['variants'])}): {', '.join(spec['variants'])}",
         f"- space: {spec['space']}" + (f", settings {', '.join(spec['settings'])}" if not sequential
-                                       else f", {spec['trials']} trials per variant in {spec['rounds']} rounds "
+                                       else f", {spec['trials']} trials per variant{ndis} in {spec['rounds']} rounds "
                                             f"(Optuna GPSampler, sampler seed {spec['sampler_seed']})"),
-        f"- seeds: {', '.join(map(str, spec['seeds']))}; steps per run: {spec['steps']}; "
+        f"- seeds: {', '.join(map(str, spec['seeds']))}; run length: {run_length(spec)}; "
         f"evaluation seeds per run: {spec['eval_seeds']}",
         f"- runs: {len(runs)} ({', '.join(f'{n} {s}' for s, n in sorted(statuses.items()))}); "
         f"training wall time summed over runs: {wall / 60:.1f} min",
@@ -187,25 +180,36 @@ def render(doc: dict[str, Any], out: Path, *, caveat: str = "") -> Path:
 
 
 def render_claims(verdicts: list[dict[str, Any]], *, caveat: str = "") -> str:
-    """Markdown table of claim verdicts (``claims.md``)."""
+    """Markdown table of claim verdicts (``claims.md``), then each claim's quote, statistic and caveats."""
     lines = ["# Claims of Kurach et al. 2019, checked on this study", ""]
     if caveat:
         lines += [f"> {caveat}", ""]
-    lines += ["Effect = mean FID of side A - side B over seeds (one observation per seed); 95% Welch interval "
-              "(the reason says when the verdict rests on the rank-based comparison instead); seeds needed per side "
-              "for 80% power at min_effect, with the range over the 95% interval of the pooled standard deviation.",
-              "",
-              "| claim | expect | outcome | effect | 95% interval | seeds A/B | seeds needed at min_effect (range) | source |",
-              "|---|---|---|---|---|---|---|---|"]
+    lines += ["Effect = mean over seeds of side A's statistic - side B's (one observation per seed: the statistic "
+              "of that seed's FIDs over the side's hyperparameter settings); 95% Welch interval (the reasons say when "
+              "the verdict rests on the rank-based comparison instead); seeds needed per side for 80% power at "
+              "min_effect, with the range over the 95% interval of the pooled standard deviation.", "",
+              "| claim | statistic | expect | outcome | effect | 95% interval | seeds A/B | seeds needed at min_effect "
+              "(range) | source |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for v in verdicts:
         c = v.get("comparison") or {}
         interval = (f"[{_fmt(c.get('ci_low'))}, {_fmt(c.get('ci_high'))}]" if c.get("ci_low") is not None else "-")
-        lines.append(f"| {v['id']}: {v['text']} | {v['expect']} | **{v['outcome']}** | {_fmt(c.get('diff'))} | "
-                     f"{interval} | {c.get('n_seeds_variant', 0)}/{c.get('n_seeds_baseline', 0)} | "
-                     f"{_fmt(c.get('seeds_needed_min_effect'))} ({_fmt(c.get('seeds_needed_low'))}-"
-                     f"{_fmt(c.get('seeds_needed_high'))}) | {v['source']} |")
-    lines += ["", "Reasons:", ""] + [f"- {v['id']}: {v['reason']}" for v in verdicts] + [""]
+        flag = " (stand-in)" if v.get("caveats") else ""
+        lines.append(f"| {v['id']}: {v['text']} | {v.get('statistic', '-')} | {v['expect']} | **{v['outcome']}**"
+                     f"{flag} | {_fmt(c.get('diff'))} | {interval} | {c.get('n_seeds_variant', 0)}/"
+                     f"{c.get('n_seeds_baseline', 0)} | {_fmt(c.get('seeds_needed_min_effect'))} "
+                     f"({_fmt(c.get('seeds_needed_low'))}-{_fmt(c.get('seeds_needed_high'))}) | {v['source']} |")
+    lines += ["", "## Each claim", ""]
+    for v in verdicts:
+        lines += [f"### {v['id']}", "", f"- source: {v['source']}"]
+        lines.append(f"- quote: \"{v['quote']}\"" if v.get("quote") else "- quote: none found verbatim (see the "
+                     "claim's note in the claims file)")
+        if v.get("statistic_text"):
+            lines.append(f"- statistic ({v['statistic']}): {v['statistic_text']}"
+                         + (f"; threshold FID {_fmt(v.get('threshold'))}" if v.get("threshold") is not None else ""))
+        lines += [f"- caveat: {x}" for x in v.get("caveats") or []]
+        lines += [f"- why: {v['reason']}", ""]
     return "\n".join(lines)
 
 
-__all__ = ["TOP_FRACTION", "top", "expected_min", "budget_curves", "render", "render_claims"]
+__all__ = ["TOP_FRACTION", "top", "expected_min", "budget_curves", "run_length", "render", "render_claims"]

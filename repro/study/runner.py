@@ -24,9 +24,10 @@ log = logging.getLogger(__name__)
 
 
 def config(spec: StudySpec, trial: Trial, seed: int):
-    """The TrainConfig of one run: preset, then the trial's setting, then the study's options."""
-    return presets.config_for(trial.variant, **trial.fields, **dict(spec.overrides), dataset=spec.dataset,
-                              steps=spec.steps, seed=seed)
+    """The TrainConfig of one run: preset, then the trial's setting, then the study's options; its
+    generator steps follow from the study's budget and the run's n_dis (:meth:`StudySpec.generator_steps`)."""
+    cfg = presets.config_for(trial.variant, **trial.fields, **dict(spec.overrides), dataset=spec.dataset, seed=seed)
+    return cfg.replace(steps=spec.generator_steps(cfg.n_dis))
 
 
 def table1_trials(spec: StudySpec) -> list[Trial]:
@@ -34,8 +35,18 @@ def table1_trials(spec: StudySpec) -> list[Trial]:
     return [Trial(f"{v}__{s.name}", v, s.name, dict(s.fields)) for v in spec.variants for s in settings]
 
 
-def table2_trial(variant: str, number: int, params: dict[str, Any], round_index: int) -> Trial:
-    return Trial(f"{variant}__bo{number:03d}", variant, f"bo{number:03d}", {**params, "hparams": ""}, round_index)
+def ndis_values(spec: StudySpec, variant: str) -> tuple[int | None, ...]:
+    """The n_dis values a Table 2 study searches for ``variant`` (None: the variant's own, one search)."""
+    return tuple(spec.ndis) or (None,)
+
+
+def table2_trial(variant: str, number: int, params: dict[str, Any], round_index: int,
+                 n_dis: int | None = None) -> Trial:
+    """Trial ``number`` of the Bayesian optimisation of ``variant`` at ``n_dis`` (None: the variant's own)."""
+    if n_dis is None:
+        return Trial(f"{variant}__bo{number:03d}", variant, f"bo{number:03d}", {**params, "hparams": ""}, round_index)
+    name = f"ndis{n_dis}_bo{number:03d}"
+    return Trial(f"{variant}__{name}", variant, name, {**params, "n_dis": n_dis, "hparams": ""}, round_index)
 
 
 def check(spec: StudySpec) -> None:
@@ -49,7 +60,8 @@ def check(spec: StudySpec) -> None:
             config(spec, t, spec.seeds[0])  # validates every field
     else:
         for v in spec.variants:
-            config(spec, Trial("check", v, "check", {"hparams": ""}), spec.seeds[0])
+            for n_dis in ndis_values(spec, v):
+                config(spec, table2_trial(v, 0, {}, 0, n_dis), spec.seeds[0])
 
 
 def train_and_score(spec: StudySpec, out: Path, trials: Sequence[Trial], executor) -> None:
@@ -102,42 +114,37 @@ def _objective(out: Path, spec: StudySpec, trial: Trial, worst: float | None) ->
 
 
 def _bayesian(spec: StudySpec, out: Path, executor, on_round) -> list[Trial]:
-    studies = {v: bo.open_study(out, v) for v in spec.variants}
+    streams = [(v, n) for v in spec.variants for n in ndis_values(spec, v)]
+    studies = {s: bo.open_study(out, *s) for s in streams}
     penalty = {v: presets.config_for(v).penalty for v in spec.variants}
 
     def all_trials() -> list[Trial]:
         got = []
-        for v, st in studies.items():
+        for (v, n_dis), st in studies.items():
             for t in sorted(st.get_trials(deepcopy=False), key=lambda t: t.number):
-                got.append(table2_trial(v, t.number, dict(t.params), int(t.user_attrs.get("round", 0))))
+                got.append(table2_trial(v, t.number, dict(t.params), int(t.user_attrs.get("round", 0)), n_dis))
         return got
 
-    def finish(batch: list[tuple[str, int, Trial]]) -> None:
+    def finish(batch: list[tuple[tuple, int, Trial]]) -> None:
         train_and_score(spec, out, [t for _, _, t in batch], executor)
         everything = all_trials()
         worst = results.worst_fid(results.run_row(out, t, s) for t in everything for s in spec.seeds)
-        for v, number, t in batch:
-            bo.tell(studies[v], number, _objective(out, spec, t, worst))
+        for stream, number, t in batch:
+            bo.tell(studies[stream], number, _objective(out, spec, t, worst))
 
-    # trials an interruption left started but not told
-    pending = [(v, n, table2_trial(v, n, p, r)) for v in spec.variants for n, p, r in bo.unfinished(studies[v], penalty[v])]
-    if pending:
-        log.info(f"resuming {len(pending)} unfinished trial(s)")
-        finish(pending)
-    while True:
-        done = {v: len(bo.finished(studies[v])) for v in spec.variants}
-        if all(n >= spec.trials for n in done.values()):
-            break
-        round_index = min(done.values()) // spec.round_size
+    for (v, _), st in studies.items():
+        bo.start_waiting(st, penalty[v])  # a journal of the constant-liar code may hold enqueued trials
+    size = spec.round_size
+    for round_index in range(-(-spec.trials // size)):
         batch = []
-        for v in spec.variants:
-            k = min(spec.round_size, spec.trials - done[v])
-            if k <= 0:
-                continue
-            for params in bo.propose(studies[v], penalty[v], k, seed=spec.sampler_seed, round_index=round_index,
-                                     n_startup=spec.round_size):
-                number = bo.start(studies[v], params, penalty[v], round_index)
-                batch.append((v, number, table2_trial(v, number, params, round_index)))
+        for stream, st in studies.items():
+            v, n_dis = stream
+            bo.ask_round(st, penalty[v], round_index, min((round_index + 1) * size, spec.trials),
+                         seed=spec.sampler_seed, round_size=size)
+            batch += [(stream, number, table2_trial(v, number, params, r, n_dis))
+                      for number, params, r in bo.unfinished(st)]
+        if not batch:
+            continue  # told before an interruption: nothing to redo
         log.info(f"round {round_index + 1}/{spec.rounds}: {len(batch)} trial(s)")
         finish(batch)
         if on_round:
@@ -145,4 +152,4 @@ def _bayesian(spec: StudySpec, out: Path, executor, on_round) -> list[Trial]:
     return all_trials()
 
 
-__all__ = ["config", "table1_trials", "table2_trial", "check", "train_and_score", "run_study"]
+__all__ = ["config", "table1_trials", "ndis_values", "table2_trial", "check", "train_and_score", "run_study"]

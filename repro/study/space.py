@@ -3,9 +3,11 @@
 Table 1 (grid, :mod:`repro.hparams`): 24 named settings of lr, lambda (``penalty_weight``),
 beta1, beta2 and n_dis. Table 2 (Kurach et al. 2019; docs/design.md, "Hyperparameters"): the ranges
 sequential Bayesian optimisation searched, lr in [1e-5, 1e-2] (log), lambda in [1e-4, 10] (log)
-for the L2 penalty and [0.1, 100] (log) for the others, beta1 and beta2 in [0, 1]. The issue and
-docs/design.md give no n_dis range for Table 2, so a Table 2 trial keeps its variant's n_dis. A
-variant without a penalty does not search lambda (it has no effect there).
+for the L2 penalty and [0.1, 100] (log) for the others, beta1 and beta2 in [0, 1]. n_dis is not a
+range of the search but a choice between searches: "As we explore the number of discriminator
+updates per generator update (1 or 5), this leads to an additional 240 hyperparameter settings"
+(Section 2.6), i.e. one search of 120 settings per n_dis value (``StudySpec.ndis``,
+:mod:`repro.study.bo`). A variant without a penalty does not search lambda (it has no effect there).
 
 A trial's ``fields`` are :class:`repro.config.TrainConfig` overrides applied after the preset.
 """

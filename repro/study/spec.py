@@ -29,7 +29,11 @@ class StudySpec:
     """Everything that decides which runs a study trains.
 
     space: ``table1`` (grid over ``settings``) or ``table2`` (Bayesian optimisation, ``trials``
-    settings per variant in ``rounds`` rounds of equal size). ``overrides``: TrainConfig fields set
+    settings per variant in ``rounds`` rounds of equal size). The length of a run is ``steps``
+    generator steps (each ``n_dis`` discriminator updates then one generator update) or, with
+    ``d_steps``, a number of discriminator updates as compare_gan and the paper count them (200k on
+    CIFAR-10, 100k on CELEBA-HQ-128 and LSUN-BEDROOM: Kurach et al. 2019, Section 2.6): a run at
+    n_dis n then trains ceil(d_steps / n) generator steps. ``overrides``: TrainConfig fields set
     on every run after the preset and the setting (e.g. ``checkpoint_every``). ``eval_seeds``:
     evaluation seeds per run (the study needs one FID per run; more only refine each value).
     """
@@ -38,7 +42,7 @@ class StudySpec:
     space: str = "table1"
     settings: tuple[str, ...] = ("*",)  # Table 1 name globs
     seeds: tuple[int, ...] = (0, 1, 2)
-    steps: int = 200
+    steps: int = 200  # generator steps per run; 0 when d_steps sets the length
     dataset: str = "digits"
     trials: int = 0  # Table 2: settings per variant
     rounds: int = 0  # Table 2: rounds (trials // rounds run in parallel per round)
@@ -46,6 +50,8 @@ class StudySpec:
     eval_seeds: int = 1
     n_boot: int = 50
     overrides: tuple[tuple[str, Any], ...] = field(default=())
+    d_steps: int = 0  # discriminator updates per run (compare_gan's count); 0: ``steps`` sets the length
+    ndis: tuple[int, ...] = ()  # Table 2: the n_dis values searched, one search each; (): the variant's own
 
     def __post_init__(self):
         if self.space not in space.SPACES:
@@ -54,14 +60,22 @@ class StudySpec:
             raise InputError("a study needs at least one variant")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise InputError(f"seeds must be a non-empty list of distinct integers, got {list(self.seeds)}")
-        if self.steps < 1:
-            raise InputError(f"steps must be >= 1, got {self.steps}")
+        if self.d_steps < 0 or (self.d_steps > 0) == (self.steps > 0) or self.steps < 0:
+            raise InputError(f"give the run length as generator steps or as discriminator updates, one of them >= 1 "
+                             f"and the other 0; got steps={self.steps}, d_steps={self.d_steps}")
         if self.space == "table2":
             if self.trials < 1 or self.rounds < 1 or self.rounds > self.trials:
                 raise InputError(f"table2 needs --trials N >= 1 and 1 <= --rounds R <= N, got trials={self.trials}, "
                                  f"rounds={self.rounds}")
+        if self.ndis and (self.space != "table2" or any(n < 1 for n in self.ndis) or len(set(self.ndis)) != len(self.ndis)):
+            raise InputError(f"ndis (the n_dis values Table 2 searches) must be distinct integers >= 1 and belongs to "
+                             f"--space table2 (a Table 1 setting names its n_dis); got {list(self.ndis)}")
         if self.eval_seeds < 1 or self.n_boot < 1:
             raise InputError("eval_seeds and n_boot must be >= 1")
+
+    def generator_steps(self, n_dis: int) -> int:
+        """Generator steps of a run at ``n_dis`` (``steps``, or ceil(d_steps / n_dis))."""
+        return -(-self.d_steps // n_dis) if self.d_steps else self.steps
 
     @property
     def round_size(self) -> int:
@@ -78,8 +92,8 @@ class StudySpec:
         d = dict(d)
         if d.pop("schema", None) != SPEC_SCHEMA:
             raise InputError(f"not a {SPEC_SCHEMA} study spec")
-        for key in ("variants", "settings", "seeds"):
-            d[key] = tuple(d[key])
+        for key in ("variants", "settings", "seeds", "ndis"):
+            d[key] = tuple(d.get(key, ()))
         d["overrides"] = tuple(sorted(d.get("overrides", {}).items()))
         return cls(**d)
 
