@@ -217,17 +217,12 @@ def _report_field_names() -> set[str]:
     return names - shared
 
 
-# modules still reading report dicts (none: the gate reads the typed records since issue 22)
-PENDING_TYPED: set[str] = set()
-
-
 def test_no_string_key_access_to_report_fields_outside_the_serialisers():
     """Code reads a report through its records' attributes; only the (de)serialisers (and the
     upgrade of older files) index the JSON by name."""
     # the serialisers, the reader of older report files, and the reader of params.yaml's audit: section
     allowed = {"repro/audit/schema.py", "repro/records.py", "repro/audit/upgrade.py", "repro/audit/spec.py",
                "repro/audit/plan.py"}
-    allowed |= PENDING_TYPED
     names = _report_field_names()
     found = []
     for name, path in MODULES.items():
