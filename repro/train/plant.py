@@ -4,7 +4,7 @@
 the forward of the module at ``MODULE`` (a path as :mod:`repro.localize` names it: ``G.<name>``
 or ``D.<name>`` of ``named_modules``) so that at generator step ``STEP`` (an integer, or ``*`` for
 every step) its output goes through one extra op, ``repro_plant.nudge``. ``HOW`` is what the
-op does: ``0`` nothing (it returns a copy), ``1`` adds one ulp to the first element, ``flip``
+op does: ``0`` nothing (it returns a copy), ``1`` moves the largest element one ulp up, ``flip``
 adds it on every other call. Two replicates with ``:0`` and ``:1`` run the same ops on the same
 inputs and differ in one op's output: exactly what a nondeterministic kernel looks like to an op
 recorder, which is why the perturbation lives inside a custom op (an op of its own, opaque to a
@@ -40,13 +40,14 @@ def _nudge_op():
 
     @torch.library.custom_op("repro_plant::nudge", mutates_args=())
     def nudge(x: torch.Tensor) -> torch.Tensor:
-        """A copy of ``x``; its first element moved one ulp up when the plant says so."""
+        """A copy of ``x``; its largest element moved one ulp up when the plant says so."""
         y = x.clone()
         _state["calls"] += 1
         how = _state["how"]
         if y.numel() and (how == "1" or (how == "flip" and _state["calls"] % 2 == 0)):
             flat = y.view(-1)
-            flat[:1] = torch.nextafter(flat[:1], torch.full_like(flat[:1], float("inf")))
+            i = int(flat.argmax())  # the largest element: a ReLU after the layer cannot erase the change
+            flat[i:i + 1] = torch.nextafter(flat[i:i + 1], torch.full_like(flat[i:i + 1], float("inf")))
         return y
 
     @nudge.register_fake
