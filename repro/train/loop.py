@@ -153,10 +153,12 @@ class Trainer:
         g_loss.backward()
         phase.mark("G", "optimiser")
         self.opt_g.step()
-        phase.clear()
         self.D.requires_grad_(True)
         self.step = step
-        return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "penalty": penalty.detach()}
+        phase.mark("G", "losses")
+        out = {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "penalty": penalty.detach()}
+        phase.clear()
+        return out
 
     # ------------------------------------------------------------------ state
     def model_states(self) -> dict[str, Any]:

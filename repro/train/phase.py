@@ -2,7 +2,7 @@
 
 :meth:`repro.train.loop.Trainer.train_step` calls :func:`mark` at each change of phase: which
 update (``D1/5`` ... ``D5/5``, ``G``) and which stage of it (``data``, ``forward``, ``backward``,
-``optimiser``). Marking stores two strings in a module-level slot: no allocation, no lock, no
+``optimiser``; ``losses`` for the step's losses read out at its end). Marking stores two strings in a module-level slot: no allocation, no lock, no
 torch call, so an ordinary run pays a few hundred nanoseconds a step. The op recorders of
 :mod:`repro.localize` read :func:`current` for every op they see.
 
@@ -18,7 +18,7 @@ _stage = ""
 
 
 def mark(update: str, stage: str) -> None:
-    """Enter ``stage`` (data | forward | backward | optimiser) of ``update`` (``D<i>/<n_dis>`` | ``G``)."""
+    """Enter ``stage`` (data | forward | backward | optimiser | losses) of ``update`` (``D<i>/<n_dis>`` | ``G``)."""
     global _update, _stage
     _update, _stage = update, stage
 
