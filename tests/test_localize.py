@@ -150,3 +150,33 @@ def test_the_recorder_cache_changes_no_digest_and_backward_ops_get_their_module(
 def test_localize_refuses_what_is_not_a_run(tmp_path, capsys):
     assert main(["localize", str(tmp_path), str(tmp_path)]) == 2
     assert "not a run directory" in capsys.readouterr().err
+
+
+def test_a_divergence_that_does_not_recur_in_replay_is_not_localised_and_says_why(tiny_cfg, tmp_path, monkeypatch):
+    """Run b is run a with its trace saying otherwise from step 2 on (what a race that struck b's
+    training process once leaves behind): both replays give a's states, so nothing is named."""
+    import shutil
+
+    monkeypatch.delenv(PLANT, raising=False)
+    cfg = tiny_cfg.replace(steps=2, checkpoint_every=1, threads=1)
+    train(cfg, tmp_path / "a", progress=False)
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    trace = tmp_path / "b" / "trace.jsonl"
+    rows = [json.loads(line) for line in trace.read_text().splitlines()]
+    rows[-1]["param_hash"] = "f" * 64
+    trace.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = localize(tmp_path / "a", tmp_path / "b", measure=False)
+    assert result.status == "not localised" and result.culprit is None
+    assert (result.first_divergent_step, result.checkpoint_step) == (2, 1)
+    assert "did not diverge" in result.reason and "side b" in result.reason
+    assert result.replays["a"]["reproduced"] is True and result.replays["b"]["reproduced"] is False
+
+
+def test_runs_of_different_seeds_are_not_blamed_on_an_op(tiny_cfg, tmp_path, monkeypatch):
+    monkeypatch.delenv(PLANT, raising=False)
+    cfg = tiny_cfg.replace(steps=1, checkpoint_every=1, threads=1)
+    train(cfg, tmp_path / "a", progress=False)
+    train(cfg.replace(seed=1), tmp_path / "b", progress=False)
+    result = localize(tmp_path / "a", tmp_path / "b", measure=False)
+    assert result.status == "not localised" and result.culprit is None and result.nondeterministic_ops == ()
+    assert "different states at step 0" in result.reason and "seed" in result.config_differences

@@ -70,6 +70,13 @@ def replay_window(run_dir: str | Path, start: int, end: int, records: str | Path
     """
     run_dir = Path(run_dir)
     cfg = rundir.read_config(run_dir)
+    if cfg.device == "auto":  # replay on the device the run resolved to, not on what this machine has
+        try:
+            device = rundir.read_run(run_dir).get("device")
+        except (OSError, ValueError):
+            device = None
+        if device:
+            cfg = cfg.replace(device=str(device))
     traced = {r["step"] for r in rundir.read_trace(run_dir) if "param_hash" in r} | {end}
     if cfg.compile != "none":
         raise InputError(f"{run_dir} was trained with compile={cfg.compile}: an op recorder sees only eager ops "
