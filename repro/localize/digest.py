@@ -1,27 +1,30 @@
 """Exact, cheap tensor digests computed where the tensor lives, for hashing every op of a replay.
 
-A digest is a function of a tensor's dtype, shape and the bits of its elements in logical
+A digest is a function of a tensor's dtype, shape and the bytes of its elements in logical
 (row-major) order; strides, storage offset and device do not enter, so a CPU run and a GPU run
-of the same bits agree. Per element: the element's bytes read as an integer ``w_i`` (1, 2, 4
-or 8 bytes; complex as its real and imaginary parts, bool as a byte), sign-extended to 64 bits,
-times a fixed pseudo-random odd 64-bit key ``K_i`` of its position; the sum over elements, modulo
-2^64, is the tensor's sum (:func:`tensor_sum`). On the host the sum is combined with dtype and
+of the same bits agree. The bytes (complex as real and imaginary parts, bool as one byte each),
+zero-padded to a multiple of 8, are read as little-endian 64-bit integers ``w_j``; each is
+multiplied by a fixed pseudo-random odd 64-bit key ``K_j`` of its position, and the sum modulo
+2^64 is the tensor's sum (:func:`tensor_sum`). On the host the sum is combined with dtype and
 shape into a 64-bit digest (:func:`finish`).
 
 Why this and not sha256 (:mod:`repro.hashing`, which the checkpoints use): sha256 needs the bytes
 on the host, one device-to-host copy and sync per tensor, and runs at about 1 GB/s on one core;
-here the work is three elementwise passes on the tensor's own device (threaded on a CPU), and
-only an 8-byte sum comes back, in batches (:class:`Pending`). Why not ``torch.hash_tensor``
-(which DebugMode offers): it XORs the elements, so two elements flipped in the same bit cancel,
-and a permutation of the elements hashes alike; both happen in real nondeterministic reductions.
+here the work is one multiply-add pass over the tensor's own memory on its own device (an
+integer dot product on a CPU, with no copy for a contiguous tensor), and only an 8-byte sum
+comes back, in batches (:class:`Pending`). Why not ``torch.hash_tensor`` (which DebugMode
+offers): it XORs the elements, so two elements flipped in the same bit cancel, and a permutation
+of the elements hashes alike; both happen in real nondeterministic reductions.
 
 Guarantees: equal tensors give equal digests. A difference in one element always changes the
-sum (``K_i`` is odd, so ``d K_i = 0 mod 2^64`` only for ``d = 0``; ``|d| < 2^64``). Differences in
-several elements collide with probability about 2^-(64 - k) for random keys, where 2^k divides
-every difference (k < 32 for 32-bit floats). Keys come from a fixed seed, so digests are
-comparable across processes, machines and devices.
+sum: an element of 1, 2, 4 or 8 bytes lies inside one 64-bit word (its offset is a multiple of its
+size), so one word changes, by ``d`` with ``0 < |d| < 2^64``, and ``d K_j`` is not 0 modulo 2^64
+because ``K_j`` is odd. Differences in several words collide with probability about 2^-(64 - k)
+for random keys, where 2^k divides every word's difference. Keys come from a fixed seed, so
+digests are comparable across processes, machines and devices.
 
-Memory: the keys of the largest tensor hashed so far are kept per device (8 bytes per element).
+Memory: the keys of the largest tensor hashed so far are kept per device (1 byte per byte of
+that tensor).
 """
 
 from __future__ import annotations
@@ -34,10 +37,10 @@ import torch
 _KEY_SEED = 0x5EED_D16E57
 _INT = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
 _MASK = (1 << 64) - 1
-_FNV = 0x100000001B3  # the 64-bit FNV prime, to fold shape and dtype into the sum
+_FNV = 0x100000001B3  # the 64-bit FNV prime
 _keys: dict[str, torch.Tensor] = {}
 _np_keys = np.zeros(0, dtype=np.int64)
-_dtype_codes: dict[torch.dtype, int] = {}
+_codes: dict[tuple[torch.dtype, tuple[int, ...]], int] = {}
 
 
 def _make_keys(n: int) -> np.ndarray:
@@ -66,39 +69,47 @@ def _device_keys(n: int, device: torch.device) -> torch.Tensor:
 def words(t: torch.Tensor) -> torch.Tensor:
     """The elements of ``t`` as signed integers of their own width, in logical order, with ``t``'s
     shape and strides (``Tensor.view(dtype)`` of the same width reinterprets any strides)."""
-    t = t.detach()
+    if t.requires_grad:
+        t = t.detach()
     if t.is_complex():
         t = torch.view_as_real(t)
     return t.view(_INT[t.element_size()])
 
 
 def tensor_sum(t: torch.Tensor) -> int | torch.Tensor:
-    """Sum of ``w_i K_i`` modulo 2^64 (see the module docstring): a Python int for a CPU tensor
-    (NumPy's integer dot product: one pass, and faster on a CPU than torch's int64 ops, whose
-    int32-to-int64 conversion alone costs 15x NumPy's whole dot), a 0-dim int64 tensor on the
-    tensor's device otherwise (read back later, in a batch)."""
+    """Sum of ``w_j K_j`` modulo 2^64 over the tensor's 64-bit words (see the module docstring): a
+    Python int for a CPU tensor (NumPy's integer dot product, single pass, no copy when the tensor
+    is contiguous and a multiple of 8 bytes), a 0-dim int64 tensor on the tensor's device otherwise
+    (read back later, in a batch)."""
     w = words(t)
-    n = w.numel()
-    if n == 0:
+    if w.numel() == 0:
         return 0
     if w.device.type == "cpu":
-        flat = w.numpy().reshape(-1)  # a copy in logical order only when w is not contiguous
-        with np.errstate(over="ignore"):
-            return int(np.dot(flat, _host_keys(n)))  # int64 arithmetic wraps: the sum mod 2^64
+        raw = np.ascontiguousarray(w.numpy()).reshape(-1).view(np.uint8)  # copies only a strided tensor
+        if raw.size % 8:
+            raw = np.concatenate([raw, np.zeros(8 - raw.size % 8, dtype=np.uint8)])
+        packed = raw.view("<i8")
+        return int(np.dot(packed, _host_keys(packed.size)))  # int64 arithmetic wraps, silently: mod 2^64
+    return device_sum(w)
+
+
+def device_sum(w: torch.Tensor) -> torch.Tensor:
+    """:func:`tensor_sum` with torch ops (any device; on a GPU, the only path), as a 0-dim tensor."""
     with torch.no_grad():
-        return (w.reshape(-1).to(torch.int64) * _device_keys(n, w.device)).sum()
+        raw = w.contiguous().view(-1).view(torch.uint8)
+        if raw.numel() % 8:
+            raw = torch.cat([raw, raw.new_zeros(8 - raw.numel() % 8)])
+        packed = raw.view(torch.int64)  # little-endian on every device torch runs on
+        return (packed * _device_keys(packed.numel(), packed.device)).sum()
 
 
 def finish(total: int, dtype: torch.dtype, shape: tuple[int, ...]) -> int:
     """The digest, a 64-bit integer: the sum with the shape and the dtype folded in."""
-    code = _dtype_codes.get(dtype)
+    code = _codes.get((dtype, shape))
     if code is None:
-        code = _dtype_codes[dtype] = int.from_bytes(hashlib.blake2b(str(dtype).encode(), digest_size=8).digest(),
-                                                    "little")
-    h = total & _MASK
-    for size in shape:
-        h = (h * _FNV + size + 1) & _MASK
-    return ((h ^ code) * _FNV + len(shape)) & _MASK
+        text = f"{dtype}|{','.join(map(str, shape))}".encode()
+        code = _codes[(dtype, shape)] = int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "little")
+    return (((total & _MASK) ^ code) * _FNV + (code >> 7)) & _MASK
 
 
 def digest(t: torch.Tensor) -> int:

@@ -106,6 +106,64 @@ class OpRecord:
         return cls(**v)
 
 
+@dataclass(frozen=True)
+class OpInfo:
+    """What a recorder needs to know about one overload, read once from its schema and tags."""
+
+    name: str  # aten.convolution.default
+    skip: bool  # not recorded (communication, profiler)
+    random: bool  # draws from a generator
+    undefined: bool  # returns uninitialised memory
+    mutable: bool  # writes some argument in place
+    out_kwargs: frozenset[str]  # keyword-only written arguments: out= buffers, written, not read
+
+
+_INFO: dict[Any, OpInfo] = {}
+
+
+def info(func: Any) -> OpInfo:
+    """The :class:`OpInfo` of an overload (cached: a schema walk per call would cost more than the op)."""
+    found = _INFO.get(func)
+    if found is None:
+        schema = getattr(func, "_schema", None)
+        mutable = bool(schema is not None and schema.is_mutable)
+        out_kwargs = frozenset(a.name for a in schema.arguments if a.kwarg_only and a.alias_info is not None
+                               and a.alias_info.is_write) if mutable else frozenset()
+        found = _INFO[func] = OpInfo(overload_name(func), namespace(func) in NOT_RECORDED_NAMESPACES, is_random(func),
+                                     undefined_output(func), mutable, out_kwargs)
+    return found
+
+
+def split_args(op: OpInfo, args: tuple, kwargs: dict) -> tuple[list[torch.Tensor], list[Any]]:
+    """One walk over an op's arguments: the tensors it reads, in argument order (not the ``out=``
+    buffers it only writes, whose prior contents do not matter and may be uninitialised memory),
+    and its other arguments (numbers, shapes, flags; a generator as the word ``generator``, since
+    its repr holds an address)."""
+    found: list[torch.Tensor] = []
+    other: list[Any] = []
+
+    def walk(obj: Any) -> None:
+        if isinstance(obj, torch.Tensor):
+            found.append(obj)
+            other.append("T")
+        elif isinstance(obj, (list, tuple)):
+            for item in obj:
+                walk(item)
+        elif isinstance(obj, torch.Generator):
+            other.append("generator")
+        else:
+            other.append(obj)
+
+    walk(args)
+    for name, value in kwargs.items():
+        other.append(name)
+        if name in op.out_kwargs:
+            other.append("out")
+        else:
+            walk(value)
+    return found, other
+
+
 def overload_name(func: Any) -> str:
     """``aten.convolution.default``, as ``str(func)`` gives it for an OpOverload."""
     return str(func)
@@ -168,7 +226,7 @@ def non_tensors(obj: Any) -> Any:
 def written(func: Any, args: tuple, kwargs: dict) -> list[torch.Tensor]:
     """The tensors an op writes in place (its schema's ``Tensor(a!)`` arguments: in-place and out=)."""
     schema = getattr(func, "_schema", None)
-    if schema is None or not schema.is_mutable:
+    if schema is None or not schema.is_mutable or not info(func).mutable:
         return []
     out: list[torch.Tensor] = []
     for i, arg in enumerate(schema.arguments):

@@ -31,19 +31,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from repro.localize import digest
-from repro.localize.ops import (
-    NOT_RECORDED_NAMESPACES,
-    ModulePaths,
-    generator_of,
-    is_random,
-    namespace,
-    non_tensors,
-    overload_name,
-    read,
-    tensors,
-    undefined_output,
-    written,
-)
+from repro.localize.ops import ModulePaths, generator_of, info, non_tensors, split_args, tensors, written
 from repro.train import phase
 
 
@@ -92,7 +80,7 @@ class Recorder(TorchDispatchMode):
                 row[8] = [digests[s] for s in row[8]]
                 row[9] = digests[row[9]]
                 row[10] = [digests[s] for s in row[10]]
-                self.sink.write(json.dumps(dict(zip(_KEYS, row)), separators=(",", ":")) + "\n")
+                self.sink.write(_ENCODER.encode(dict(zip(_KEYS, row))) + "\n")
         self._rows = []
 
     # ------------------------------------------------------------------ digests
@@ -132,26 +120,27 @@ class Recorder(TorchDispatchMode):
     # ------------------------------------------------------------------ the mode
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if namespace(func) in NOT_RECORDED_NAMESPACES:
+        op = info(func)
+        if op.skip:
             return func(*args, **kwargs)
         index = self.count
         self.count += 1
         module, backward, node = self.paths.where()
         update, stage = phase.current()
-        ins = read(func, args, kwargs)
+        ins, other = split_args(op, args, kwargs)
         in_slots = [self._input_slot(t) for t in ins]
-        other = repr(non_tensors((args, kwargs)))
-        if is_random(func):
+        text = repr(other)
+        if op.random:
             gen = generator_of(func, args, kwargs)
-            other += "|rng:" + (f"{digest.digest(gen.get_state())}" if gen is not None else "unknown")
-        args_slot = self._pending.add_value(other)
+            text += "|rng:" + (f"{digest.digest(gen.get_state())}" if gen is not None else "unknown")
+        args_slot = self._pending.add_value(text)
 
         out = func(*args, **kwargs)
 
-        wrote = written(func, args, kwargs)
+        wrote = written(func, args, kwargs) if op.mutable else []
         outs = list(wrote)
         for t in tensors(out, []):
-            if not any(t is w for w in wrote):
+            if not wrote or not any(t is w for w in wrote):
                 outs.append(t)
         out_slots = []
         for t in wrote:
@@ -167,11 +156,11 @@ class Recorder(TorchDispatchMode):
         if out is not None and not outs:
             out_slots.append(self._pending.add_value(non_tensors(out)))  # e.g. a scalar from .item()
         device = str((outs or ins)[0].device) if (outs or ins) else "cpu"
-        self._rows.append([index, overload_name(func), module, backward, node, update, stage, self.step,
+        self._rows.append([index, op.name, module, backward, node, update, stage, self.step,
                            in_slots, args_slot, out_slots,
                            [list(t.shape) for t in ins], [list(t.shape) for t in outs],
-                           [str(t.dtype).removeprefix("torch.") for t in outs], device,
-                           "uninitialised output" if undefined_output(func) else ""])
+                           [_DTYPE_NAMES.get(t.dtype) or str(t.dtype).removeprefix("torch.") for t in outs], device,
+                           "uninitialised output" if op.undefined else ""])
         if index == self.dump_index:
             self._dump(index, func, outs)
         if len(self._rows) >= self.flush_every:
@@ -180,7 +169,7 @@ class Recorder(TorchDispatchMode):
 
     def _dump(self, index: int, func: Any, outs: list[torch.Tensor]) -> None:
         self.flush()
-        torch.save({"index": index, "op": overload_name(func),
+        torch.save({"index": index, "op": info(func).name,
                     "outputs": [t.detach().to("cpu", copy=True) for t in outs]}, self.dump_path)
         raise StopReplay(f"dumped op {index}")
 
@@ -188,3 +177,6 @@ class Recorder(TorchDispatchMode):
 # the order of a pending row's fields, as written
 _KEYS = ("index", "op", "module", "backward", "node", "update", "stage", "step", "inputs", "args", "outputs",
          "input_shapes", "output_shapes", "dtypes", "device", "note")
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+_DTYPE_NAMES = {d: str(d).removeprefix("torch.") for d in (torch.float32, torch.float64, torch.float16, torch.bfloat16,
+                                                            torch.int64, torch.int32, torch.uint8, torch.bool)}
