@@ -119,6 +119,8 @@ class OpInfo:
 
 
 _INFO: dict[Any, OpInfo] = {}
+_PLAIN = frozenset({int, float, bool, str, type(None), torch.dtype, torch.device, torch.memory_format, torch.layout})
+_GENERATOR = type(torch.default_generator)
 
 
 def info(func: Any) -> OpInfo:
@@ -143,13 +145,16 @@ def split_args(op: OpInfo, args: tuple, kwargs: dict) -> tuple[list[torch.Tensor
     other: list[Any] = []
 
     def walk(obj: Any) -> None:
-        if isinstance(obj, torch.Tensor):
+        kind = type(obj)
+        if kind in _PLAIN:
+            other.append(obj)
+        elif isinstance(obj, torch.Tensor):
             found.append(obj)
             other.append("T")
-        elif isinstance(obj, (list, tuple)):
+        elif kind is list or kind is tuple:
             for item in obj:
                 walk(item)
-        elif isinstance(obj, torch.Generator):
+        elif kind is _GENERATOR:  # not isinstance: torch.Generator's metaclass makes that cost a microsecond
             other.append("generator")
         else:
             other.append(obj)
@@ -214,7 +219,7 @@ def non_tensors(obj: Any) -> Any:
     of the op's other arguments may include (a generator's repr holds its address)."""
     if isinstance(obj, torch.Tensor):
         return "T"
-    if isinstance(obj, torch.Generator):
+    if type(obj) is _GENERATOR:
         return "generator"
     if isinstance(obj, (list, tuple)):
         return [non_tensors(x) for x in obj]
@@ -247,10 +252,10 @@ def generator_of(func: Any, args: tuple, kwargs: dict) -> torch.Generator | None
     """The generator a random op draws from: its ``generator`` argument, else the default one of
     the device it runs on (None when that cannot be told)."""
     gen = kwargs.get("generator")
-    if isinstance(gen, torch.Generator):
+    if type(gen) is _GENERATOR:
         return gen
     for a in args:
-        if isinstance(a, torch.Generator):
+        if type(a) is _GENERATOR:
             return a
     device = kwargs.get("device")
     if device is None:
