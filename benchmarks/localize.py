@@ -13,7 +13,7 @@ Target on a CPU: a recorded step within 3x of a plain one.
 Default: the default audit's training run (resnet_all on digits at 16x16, batch 32, n_dis 5,
 deterministic mode), at the thread count of this machine's default audit (2).
 
-    python benchmarks/localize.py [--variant resnet_all] [--batch-size 32] [--threads 2]
+    python benchmarks/localize.py [--variant resnet_all] [--batch-size 32] [--threads 2] [--width W]
         [--rounds 5] [--steps 2] [--warmup 1] [--out FILE]
 """
 
@@ -69,13 +69,15 @@ def main() -> None:
     p.add_argument("--variant", default="resnet_all")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--width", type=float, default=None, help="channel multiplier (default: the preset's)")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--steps", type=int, default=2, help="steps per timed block")
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--out", default=None, help="write the numbers as JSON here")
     args = p.parse_args()
 
-    cfg = config_for(args.variant, batch_size=args.batch_size, threads=args.threads, device="cpu")
+    cfg = config_for(args.variant, batch_size=args.batch_size, threads=args.threads, device="cpu",
+                     **({"width": args.width} if args.width else {}))
     with tempfile.TemporaryDirectory(prefix="repro-bench-localize-") as tmp:
         with execution_mode(cfg.mode, threads=cfg.threads):
             trainer = Trainer(cfg)
