@@ -90,14 +90,13 @@ def test_a_planted_one_ulp_divergence_is_named_and_identical_runs_are_identical(
     same = localize(tmp_path / "b", tmp_path / "c")
     assert same.status == "identical" and same.culprit is None and same.nondeterministic_ops == ()
 
-    result = localize(tmp_path / "a", tmp_path / "b", out=tmp_path / "loc")
+    result = localize(tmp_path / "a", tmp_path / "b", out=tmp_path / "loc", measure=False)  # sized in the next test
     assert result.status == "localised", result.summary()
     assert (result.first_divergent_step, result.checkpoint_step) == (3, 2)
     culprit = result.culprit
     assert culprit.op == "repro_plant.nudge.default" and culprit.module == PLANTED
     assert (culprit.a.step, culprit.a.phase, culprit.a.backward) == (3, "D1/2 forward", False)
     assert culprit.a.same_inputs(culprit.b) and culprit.a.outputs != culprit.b.outputs
-    assert culprit.elements_differing == 1 and 0 < culprit.max_abs_diff < 1e-5 and culprit.max_rel_diff < 1e-6
     assert {row.op for row in result.nondeterministic_ops} == {"repro_plant.nudge.default"}
     assert all(r["reproduced"] for r in result.replays.values())
     assert result.replays["a"]["env"][PLANT].endswith(":3:1") and result.replays["b"]["env"][PLANT].endswith(":3:0")
@@ -109,18 +108,23 @@ def test_a_planted_one_ulp_divergence_is_named_and_identical_runs_are_identical(
 
 def test_one_thread_against_two_is_traced_to_the_first_op_whose_output_differs(tiny_cfg, tmp_path, monkeypatch, capsys):
     """The tiny config at 1 and 2 intra-op threads (on the 2-core AMD EPYC we develop on: parts at
-    step 1, in the weight gradient of a D convolution, aten.convolution_backward)."""
+    step 1, in the weight gradient of a D convolution, aten.convolution_backward; every forward op
+    agrees)."""
     monkeypatch.delenv(PLANT, raising=False)
     cfg = tiny_cfg.replace(steps=2, checkpoint_every=2)
     one = train(cfg.replace(threads=1), tmp_path / "t1", progress=False)
     two = train(cfg.replace(threads=2), tmp_path / "t2", progress=False)
     if one["final_param_hash"] == two["final_param_hash"]:
         pytest.skip("1 and 2 threads give the same bits for the tiny config on this CPU")
-    assert main(["localize", str(tmp_path / "t1"), str(tmp_path / "t2"), "--json", "--no-measure"]) == 0
+    assert main(["localize", str(tmp_path / "t1"), str(tmp_path / "t2"), "--json"]) == 0
     result = Localization.from_dict(json.loads(capsys.readouterr().out))
     assert result.status == "localised" and result.culprit is not None, result.summary()
     a, b = result.culprit.a, result.culprit.b
     assert a.same_inputs(b) and a.outputs != b.outputs and a.module.startswith(("G", "D"))
+    # sized by a second replay of each side that stops at this op (a backward op here: the stop
+    # crosses the autograd engine) and saves its outputs
+    c = result.culprit
+    assert 0 < c.elements_differing <= c.elements and 0 < c.max_abs_diff < 1e-3 and 0 < c.max_rel_diff and not c.diff_note
     assert (result.replays["a"]["torch_threads"], result.replays["b"]["torch_threads"]) == (1, 2)
     assert result.replays["a"]["reproduced"] and result.replays["b"]["reproduced"]
     assert result.nondeterministic_ops and result.nondeterministic_ops[0].first_index == a.index

@@ -132,6 +132,13 @@ def _substitute(obj: Any, copies: dict[int, torch.Tensor]) -> Any:
 class TwiceMode(TorchDispatchMode):
     """Runs each op twice and collects the ones whose results differ (see the module docstring)."""
 
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        """Not wrapped in ``torch._dynamo.disable`` (TorchDispatchMode's default): the wrapper imports
+        the whole compiler on first use (3 s of a replay process's start) and costs every op a few
+        microseconds; nothing is compiled under this mode (compiled runs are refused)."""
+        return False
+
     def __init__(self, paths: ModulePaths):
         super().__init__()
         self.paths = paths
