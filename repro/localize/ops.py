@@ -200,20 +200,6 @@ def tensors(obj: Any, out: list[torch.Tensor]) -> list[torch.Tensor]:
     return out
 
 
-def read(func: Any, args: tuple, kwargs: dict) -> list[torch.Tensor]:
-    """The tensors an op reads, in argument order: every tensor argument except the ``out=``
-    buffers it only writes (keyword-only written arguments), whose prior contents do not matter
-    and may be uninitialised memory that two runs need not share."""
-    found = tensors(args, [])
-    schema = getattr(func, "_schema", None)
-    pure_out = ({a.name for a in schema.arguments if a.kwarg_only and a.alias_info is not None
-                 and a.alias_info.is_write} if schema is not None and schema.is_mutable else set())
-    for name, value in kwargs.items():
-        if name not in pure_out:
-            tensors(value, found)
-    return found
-
-
 def non_tensors(obj: Any) -> Any:
     """``obj`` with tensors replaced by a placeholder and generators by their kind: what ``repr``
     of the op's other arguments may include (a generator's repr holds its address)."""

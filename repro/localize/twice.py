@@ -28,18 +28,7 @@ from typing import Any
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from repro.localize.ops import (
-    NOT_RECORDED_NAMESPACES,
-    ModulePaths,
-    generator_of,
-    is_random,
-    namespace,
-    non_tensors,
-    overload_name,
-    tensors,
-    undefined_output,
-    written,
-)
+from repro.localize.ops import ModulePaths, generator_of, info, non_tensors, tensors, written
 from repro.train import phase
 
 _INT = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
@@ -157,13 +146,14 @@ class TwiceMode(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if namespace(func) in NOT_RECORDED_NAMESPACES:
+        op = info(func)
+        if op.skip:
             return func(*args, **kwargs)
-        if undefined_output(func):
+        if op.undefined:
             self._skip("uninitialised output (empty and friends): run once")
             return func(*args, **kwargs)
         gen = state = None
-        if is_random(func):
+        if op.random:
             gen = generator_of(func, args, kwargs)
             if gen is None:
                 self._skip("random op whose generator is unknown: run once")
@@ -186,7 +176,7 @@ class TwiceMode(TorchDispatchMode):
         if not firsts and not wrote and out is not None:
             pairs.append((first, out))
         self.calls += 1
-        key = (overload_name(func), module, backward)
+        key = (op.name, module, backward)
         self._calls_by_key[key] = self._calls_by_key.get(key, 0) + 1
         bad = [(a, b) for a, b in pairs if not bits_equal(a, b)]
         if len(firsts) != len(seconds) or bad:
