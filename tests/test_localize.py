@@ -184,3 +184,18 @@ def test_runs_of_different_seeds_are_not_blamed_on_an_op(tiny_cfg, tmp_path, mon
     result = localize(tmp_path / "a", tmp_path / "b", measure=False)
     assert result.status == "not localised" and result.culprit is None and result.nondeterministic_ops == ()
     assert "different states at step 0" in result.reason and "seed" in result.config_differences
+
+
+def test_the_localization_record_round_trips_and_checks_its_status():
+    from repro.localize.compare import OpCount
+    from repro.localize.result import Culprit, SequenceSplit
+
+    a, b = _op(4, outputs=("x",)), _op(4, outputs=("y",))
+    full = Localization("localised", "", "runs/a", "runs/b", 10, 5, Culprit(a, b, 1e-7, 2e-7, 3, 64),
+                        SequenceSplit(9, _op(9, op="aten.sum.default"), None),
+                        (OpCount("aten.mm.default", "D.fc", False, 2, 4, 6, "D1/1 forward"),), 12, 11, 8,
+                        ("seed",), {"a": {"pid": 1}, "b": {"pid": 2}})
+    assert Localization.from_dict(json.loads(json.dumps(full.to_dict()))) == full
+    assert "aten.mm.default in D.fc" in full.summary() and "max abs diff 1e-07" in full.summary()
+    with pytest.raises(ValueError, match="not one of"):
+        Localization("maybe", "", "a", "b")

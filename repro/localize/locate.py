@@ -76,18 +76,20 @@ def _localize(run_a: Path, run_b: Path, window, folder: Path, base: dict[str, An
                             f"{'configs build different initial states' if not start else 'checkpoints differ'}"
                             f"{': ' + ', '.join(window.config_differences) + ' differ' if window.config_differences else ''}"
                             ")", **base, **counts)
+    split = None
+    if result.sequence is not None:  # after the culprit, if any: the programs then took other paths
+        a, b = result.sequence
+        split = SequenceSplit((a or b).index, a, b)
     if result.culprit is not None:
         culprit = Culprit(*result.culprit)
         if measure:
             culprit = _measure(run_a, run_b, start, end, culprit, folder, timeout_s)
         note = _reproduction_note(replays)
-        return Localization("localised", note, culprit=culprit, **base, **counts)
-    if result.sequence is not None:
-        a, b = result.sequence
-        index = (a or b).index
+        return Localization("localised", note, culprit=culprit, sequence_split=split, **base, **counts)
+    if split is not None:
         return Localization("localised", "the two programs ran different ops from this call on (nothing after it "
                             "is compared)" + _suffix(_reproduction_note(replays)),
-                            sequence_split=SequenceSplit(index, a, b), **base, **counts)
+                            sequence_split=split, **base, **counts)
     return Localization("not localised", _why_not(replays, result, window), **base, **counts)
 
 

@@ -73,10 +73,13 @@ class Recorder(TorchDispatchMode):
 
     # ------------------------------------------------------------------ driving
     def begin_step(self, step: int) -> None:
-        """Ops from now on belong to generator step ``step``."""
+        """Ops from now on belong to generator step ``step``. The digest cache starts empty each
+        step, so it never holds more than one step's tensors."""
         self.flush()
         self.step = step
         self.paths.new_step()
+        self._cache.clear()
+        self._by_storage.clear()
 
     def flush(self) -> None:
         """Resolve the pending digests and write the pending records."""
@@ -198,8 +201,5 @@ class Recorder(TorchDispatchMode):
         raise StopReplay(f"dumped op {index}")
 
 
-# the order of a pending row's fields, as written
-_KEYS = ("index", "op", "module", "backward", "node", "update", "stage", "step", "inputs", "args", "outputs",
-         "input_shapes", "output_shapes", "dtypes", "device", "note")
 _DTYPE_NAMES = {d: str(d).removeprefix("torch.") for d in (torch.float32, torch.float64, torch.float16, torch.bfloat16,
                                                             torch.int64, torch.int32, torch.uint8, torch.bool)}
