@@ -56,7 +56,7 @@ reference: audit
 
 ## a small audit on the embedded data, gated against the committed CI baseline. One intra-op
 ## thread: at 2 threads a deterministic run on CI's CPU gave another final hash in some fresh
-## processes (a library-level race; docs/modes.md, benchmarks/process_repeat.py), and a
+## processes (a library-level race; docs/modes.md, docs/localize.md: repro hunt), and a
 ## regression gate must not fail on that
 CI_AUDIT_DIR ?= $(or $(TMPDIR),/tmp)/repro-ci-audit
 CI_AUDIT := $(BIN)/repro audit --quiet --no-mlflow --variant resnet_all --baseline-variant resnet_default \

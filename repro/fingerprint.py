@@ -47,6 +47,9 @@ NUMERICS_ENV_VARS = (
     "NVIDIA_TF32_OVERRIDE",  # driver-level TF32 switch, overrides torch's allow_tf32
     "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE",
 )
+# Test seams that change a run's numbers (repro.train.plant): recorded under env only when set, so
+# that `repro localize` replays a planted run with its plant and no other fingerprint changes
+SEAM_ENV_VARS = ("REPRO_PLANT",)
 
 # Fields that change between two calls on the same machine; pass as ``diff(..., ignore=VOLATILE_KEYS)``.
 VOLATILE_KEYS = ("nvml.devices.*.clocks_mhz",)
@@ -150,7 +153,8 @@ def collect(speed: dict[str, Any] | None = None, not_code: Iterable[str] | None 
         "scipy": {"version": _module_version("scipy")},
         "cpu": _cpu_info(),
         "threads": _thread_info(torch),
-        "env": {name: os.environ.get(name) for name in NUMERICS_ENV_VARS},
+        "env": {**{name: os.environ.get(name) for name in NUMERICS_ENV_VARS},
+                **{name: os.environ[name] for name in SEAM_ENV_VARS if name in os.environ}},
         "numerics": _numerics(torch),
         "nvml": nvml_info(),
         "cuda": _cuda_info(torch),

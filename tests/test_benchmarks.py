@@ -77,9 +77,19 @@ def test_process_repeat_counts_hashes_of_fresh_processes(tmp_path):
     proc = _run("process_repeat.py", "--processes", "2", "--threads", "1", "--steps", "2", "--warm-cache",
                 "--set", "width=0.0625", "--set", "batch_size=8", "--out", str(out), "--strict", timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    result = json.loads(out.read_text())
-    one = result["threads"]["1"]
-    assert one["distinct"] == 1 and sum(one["counts"].values()) == 2
+    result = json.loads(out.read_text())  # now `repro hunt`'s record (repro.localize.hunt.HuntResult)
+    one = result["results"][0]
+    assert one["threads"] == 1 and one["distinct"] == 1 and sum(one["counts"].values()) == 2
     assert all(len(h) == 64 for h in one["counts"])
     bad = _run("process_repeat.py", "--processes", "0")
     assert bad.returncode == 2 and "--processes" in bad.stderr
+
+
+def test_localize_benchmark_times_plain_and_recorded_steps(tmp_path):
+    out = tmp_path / "localize.json"
+    proc = _run("localize.py", "--variant", "resnet_default", "--width", "0.0625", "--batch-size", "8", "--threads", "1",
+                "--rounds", "1", "--steps", "1", "--out", str(out), timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["ratio"]["ratio"] > 0 and result["ops_per_step"] > 500 and result["record_bytes_per_step"] > 0
+    assert "ratio" in proc.stdout and "extra peak memory" in proc.stdout

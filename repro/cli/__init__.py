@@ -31,6 +31,8 @@ SUBCOMMANDS = (
     "train",
     "env",
     "scan",
+    "localize",
+    "hunt",
     "data",
     "extractor",
     "evaluate",

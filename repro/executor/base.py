@@ -6,6 +6,17 @@ process, in local processes (``local``) or as Ray tasks (``ray``), and returns t
 by run id. Whatever runs them, every task writes its run directory itself, so results live in
 one place (the runs directory), and the driver alone logs to MLflow.
 
+Isolation (``isolation``): ``in-process`` runs tasks as before (``local`` with one job: in this
+process, one after another; with more jobs: in a pool of reused worker processes; ``ray``: in
+Ray's reused workers); ``process`` trains every run in a fresh interpreter that has run no
+kernel for another run (a spawned process per task, or a Ray worker that serves one call), with
+the process-wide settings that take effect only before first use (``CUBLAS_WORKSPACE_CONFIG``,
+which cuBLAS reads when its handle is created; the intra-op thread pool) set as the worker starts,
+before any tensor work (:func:`repro.executor.worker.prepare_process`). A user who reruns a
+training does so in a new process: only ``process`` tests that. Every run record an executor
+returns carries ``worker``: ``{"host", "pid", "runs_before", "isolation"}`` (``runs_before``:
+runs this process had trained before this one).
+
 Threads: the intra-op thread count changes CPU results, so an executor that runs tasks side by
 side sets each run's ``threads`` explicitly from its CPU allotment (:func:`with_threads`); the
 count is in the run's ``config.json`` and ``fingerprint.json`` and a resume with another count
@@ -22,6 +33,7 @@ from typing import Any, Callable, Protocol, runtime_checkable
 from repro.config import TrainConfig
 
 EXECUTORS = ("local", "ray")
+ISOLATIONS = ("in-process", "process")
 
 
 @dataclass(frozen=True)
@@ -63,6 +75,7 @@ OnEvalDone = Callable[[EvalTask, dict], None]
 class Executor(Protocol):
     name: str
     jobs: int  # how many tasks may run at once (for a Ray cluster: what it holds now)
+    isolation: str  # in-process | process (see the module docstring)
     threads_per_task: int | None  # intra-op threads given to a run whose config leaves threads at 0
 
     def train(self, tasks: list[TrainTask], *, on_done: OnTrainDone | None = None) -> dict[str, dict]:

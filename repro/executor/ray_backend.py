@@ -22,7 +22,16 @@ from typing import Any
 from repro import io
 from repro.errors import InputError
 from repro.executor import worker
-from repro.executor.base import EvalTask, OnEvalDone, OnTrainDone, TrainTask, cpu_count, default_threads
+from repro.executor.base import (
+    ISOLATIONS,
+    EvalTask,
+    OnEvalDone,
+    OnTrainDone,
+    TrainTask,
+    cpu_count,
+    default_threads,
+)
+from repro.registry import check_choice
 
 # no usage reports, no `uv run` runtime environment, no dashboard: nothing reaches the network
 QUIET_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}
@@ -42,7 +51,9 @@ class RayExecutor:
     name = "ray"
 
     def __init__(self, address: str | None = None, threads_per_task: int | None = None, max_retries: int = 3,
-                 jobs: int | None = None):
+                 jobs: int | None = None, isolation: str = "in-process"):
+        check_choice("isolation", isolation, ISOLATIONS)
+        self.isolation = isolation
         ray = self._ray = _import_ray()
         self.max_retries = max_retries
         self.threads_per_task = default_threads("ray", jobs, threads_per_task)
@@ -66,7 +77,10 @@ class RayExecutor:
         self.jobs = jobs or max(1, self.cluster_cpus // self.threads_per_task)
         self._cap = jobs  # None: as many as the cluster holds
         # retried: a dead worker (SIGKILL, out of memory, a lost node); not retried: what train raises
-        self._train = ray.remote(max_retries=max_retries, retry_exceptions=False)(worker.run_train)
+        # isolation=process: a worker process serves one training call and exits (max_calls=1), so every
+        # run starts in a fresh interpreter; Ray starts another worker for the next
+        fresh = {"max_calls": 1} if isolation == "process" else {}
+        self._train = ray.remote(max_retries=max_retries, retry_exceptions=False, **fresh)(worker.run_train)
         self._eval = ray.remote(max_retries=max_retries, retry_exceptions=False)(worker.run_eval)
 
     # ------------------------------------------------------------------ interface
@@ -78,7 +92,7 @@ class RayExecutor:
             cpus = task.config.threads or self.threads_per_task
             self._check_fits(task.run_id, cpus)
             return self._train.options(num_cpus=cpus, num_gpus=self._gpus(task.config.device)).remote(
-                task, probe, kill)
+                task, probe, kill, self.isolation == "process")
 
         return self._run(tasks, submit, on_done)
 

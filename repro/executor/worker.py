@@ -14,6 +14,8 @@ import socket
 from pathlib import Path
 from typing import Any, Callable
 
+from repro.config import TrainConfig
+from repro.determinism import CUBLAS_WORKSPACE
 from repro.errors import ReproError
 from repro.executor.base import EvalTask, TrainTask
 from repro.metrics.evaluate import evaluate_run
@@ -74,12 +76,38 @@ def _killer(run_id: str, spec: str | None, inner: Callable | None) -> Callable |
     return hook
 
 
-def run_train(task: TrainTask, probe: tuple[str, str] | None = None, kill: str | None = None) -> dict[str, Any]:
-    """Train one task in this process; the run record, with the worker's host and PID added."""
+_runs_here = 0  # runs this process has trained (a fresh worker's first is 0)
+
+
+def prepare_process(cfg: TrainConfig) -> None:
+    """Process-wide settings that take effect only before first use, set for ``cfg``'s run in a
+    fresh worker before any tensor work: ``CUBLAS_WORKSPACE_CONFIG`` for a deterministic run
+    (cuBLAS reads it once, when a device's handle is created; left as it is when already set)
+    and the intra-op thread count (the pool is sized on first use, and a worker that never
+    changes it keeps the size it started with)."""
+    import torch
+
+    if cfg.mode == "deterministic":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+
+
+def run_train(task: TrainTask, probe: tuple[str, str] | None = None, kill: str | None = None,
+              fresh: bool = False) -> dict[str, Any]:
+    """Train one task in this process; the run record, with ``worker`` added: host, PID and how
+    many runs this process trained before (0 for a fresh worker). ``fresh``: this process was
+    started for this task alone, so set the process-wide settings first (:func:`prepare_process`)."""
+    global _runs_here
     check_probe(probe)
+    if fresh:
+        prepare_process(task.config)
+    before = _runs_here
+    _runs_here += 1
     record = train(task.config, task.run_dir, resume=task.resume, force=task.force, progress=task.progress,
                    meta=task.meta, step_callback=_killer(task.run_id, kill, task.step_callback))
-    return {**record, "worker": {"host": socket.gethostname(), "pid": os.getpid()}}
+    return {**record, "worker": {"host": socket.gethostname(), "pid": os.getpid(), "runs_before": before,
+                                 "isolation": "process" if fresh else "in-process"}}
 
 
 def run_eval(task: EvalTask, probe: tuple[str, str] | None = None, threads: int | None = None) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from repro.determinism import derive_seed, resolve_device, seed_globals, sync_in
 from repro.errors import InputError
 from repro.gan import architectures, batching, losses, penalties
 from repro.gan.sampling import sample_z
+from repro.train import phase, plant
 from repro.train.adam import make_adam
 
 
@@ -71,6 +72,7 @@ class Trainer:
         self.step = 0
         # (step, what, 0-dim loss on the device) awaiting a host read when sync_every > 1 (steps.Stepper reads them)
         self.deferred_checks: list[tuple[int, str, torch.Tensor]] = []
+        plant.install(self)  # a test seam (REPRO_PLANT), nothing unless that variable is set
         if cfg.compile != "none":
             compile_models(self, cfg.compile)
 
@@ -117,9 +119,12 @@ class Trainer:
         self.D.train()
         self.D.requires_grad_(True)
         for i in range(cfg.n_dis):
+            update = f"D{i + 1}/{cfg.n_dis}"  # phase marks: where an op recorder (repro.localize) is
+            phase.mark(update, "data")
             x_real = self._real_batch()
             z = self._z(x_real.shape[0])
             keep_graph = cfg.g_step_fakes == "reuse" and i == cfg.n_dis - 1  # the G update scores these
+            phase.mark(update, "forward")
             with torch.set_grad_enabled(keep_graph):
                 x_fake_g = self.G(z)
             x_fake = x_fake_g.detach()
@@ -129,9 +134,12 @@ class Trainer:
                                       data_range=self.D.input_range)
             d_total = d_loss + cfg.penalty_weight * penalty
             self._check_finite(step, "discriminator loss", d_total)
+            phase.mark(update, "backward")
             self.opt_d.zero_grad(set_to_none=True)
             d_total.backward()
+            phase.mark(update, "optimiser")
             self.opt_d.step()
+        phase.mark("G", "forward")
         self.D.requires_grad_(False)  # the G update needs gradients through D, not for D
         if cfg.g_step_fakes == "rerun":
             x_fake_g = self.G(z)
@@ -140,12 +148,17 @@ class Trainer:
         d_fake_g = batching.discriminate_fake(self.D, x_real, x_fake_g, cfg.d_batch)
         g_loss = self.loss_fn(d_real.detach(), d_fake_g)[1]
         self._check_finite(step, "generator loss", g_loss)
+        phase.mark("G", "backward")
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
+        phase.mark("G", "optimiser")
         self.opt_g.step()
         self.D.requires_grad_(True)
         self.step = step
-        return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "penalty": penalty.detach()}
+        phase.mark("G", "losses")
+        out = {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "penalty": penalty.detach()}
+        phase.clear()
+        return out
 
     # ------------------------------------------------------------------ state
     def model_states(self) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Find the ops of a training step that have no deterministic implementation on this device."""
+"""Find the ops of a training step that have no deterministic implementation on this device
+(:func:`scan`), or that give different bits when run twice on the same inputs (:func:`run_twice`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any
 
 from repro.config import TrainConfig
 from repro.determinism import execution_mode
+from repro.localize.ops import ModulePaths
+from repro.localize.twice import TwiceMode, TwiceResult
 from repro.train.loop import Trainer
 
 # PyTorch's wording when warn_only=True meets an op without a deterministic kernel, e.g.
@@ -40,3 +43,22 @@ def scan(cfg: TrainConfig, steps: int = 1) -> dict[str, Any]:
         note += " (a CPU result: CUDA kernels differ; run this on the GPU you train on)"
     return {"device": device, "architecture": cfg.architecture, "steps": steps,
             "ops": [{"op": op, "message": msg} for op, msg in sorted(found.items())], "note": note}
+
+
+def run_twice(cfg: TrainConfig, steps: int = 1) -> TwiceResult:
+    """Run ``steps`` training steps in ``cfg``'s mode with every op run twice on the same inputs
+    (:class:`repro.localize.twice.TwiceMode`); the ops whose two results differ, with their
+    module path and phase. The first step's ops are those of a fresh run (model init, first
+    batches), so kernels chosen on first use (cuDNN benchmark) are checked as a run meets them."""
+    with execution_mode(cfg.mode, threads=cfg.threads, fill_uninitialized_memory=cfg.fill_uninitialized_memory):
+        trainer = Trainer(cfg)
+        paths = ModulePaths({"G": trainer.G, "D": trainer.D})
+        mode = TwiceMode(paths)
+        with paths:
+            for step in range(1, steps + 1):
+                mode.step = step
+                paths.new_step()
+                with mode:
+                    trainer.train_step()
+    rows = tuple(sorted(mode.rows(), key=lambda r: (r.first_step, -r.differing, r.op, r.module)))
+    return TwiceResult(str(trainer.device), steps, mode.calls, rows, mode.skipped)
