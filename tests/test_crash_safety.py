@@ -175,6 +175,8 @@ def test_full_disk_marks_the_run_failed_and_loses_nothing(tiny_cfg, tmp_path, re
     err = capsys.readouterr().err
     assert err.startswith("repro: error: No space left on device") and len(err.strip().splitlines()) == 1
     assert "marked failed" in err and "--resume" in err
+    # issue 24 item 4: what torch.save really raises on a full device (the fault hook writes to /dev/full)
+    assert "torch.save could not write the checkpoint" in err and "inline_container.cc" in err
     record = rundir.read_run(tmp_path / "r")
     assert record["status"] == "failed" and "No space left on device" in record["error"]
     assert rundir.checkpoint_steps(tmp_path / "r") == [2]  # the last good checkpoint, intact
