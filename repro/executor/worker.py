@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from repro.errors import ReproError
+from repro.executor import runenv
 from repro.executor.base import EvalTask, TrainTask
 from repro.metrics.evaluate import evaluate_run
 from repro.train import train
@@ -75,19 +76,25 @@ def _killer(run_id: str, spec: str | None, inner: Callable | None) -> Callable |
 
 
 def run_train(task: TrainTask, probe: tuple[str, str] | None = None, kill: str | None = None) -> dict[str, Any]:
-    """Train one task in this process; the run record, with the worker's host and PID added."""
+    """Train one task in this process, with the task's environment (the driver's ``REPRO_*``
+    variables, recorded in run.json as ``run_env``); the run record, with the worker's host and PID."""
     check_probe(probe)
-    record = train(task.config, task.run_dir, resume=task.resume, force=task.force, progress=task.progress,
-                   meta=task.meta, step_callback=_killer(task.run_id, kill, task.step_callback))
+    env = getattr(task, "env", None)
+    meta = task.meta if env is None else {**(task.meta or {}), "run_env": dict(env)}
+    with runenv.applied(env):
+        record = train(task.config, task.run_dir, resume=task.resume, force=task.force, progress=task.progress,
+                       meta=meta, step_callback=_killer(task.run_id, kill, task.step_callback))
     return {**record, "worker": {"host": socket.gethostname(), "pid": os.getpid()}}
 
 
 def run_eval(task: EvalTask, probe: tuple[str, str] | None = None, threads: int | None = None) -> dict[str, Any]:
-    """Evaluate one task in this process (``threads``: intra-op threads, set only when given)."""
+    """Evaluate one task in this process, with the task's environment (``threads``: intra-op threads,
+    set only when given)."""
     check_probe(probe)
     if threads:
         import torch
 
         torch.set_num_threads(threads)
-    return evaluate_run(task.run_dir, out=task.out, **task.settings)
+    with runenv.applied(getattr(task, "env", None)):
+        return evaluate_run(task.run_dir, out=task.out, **task.settings)
 
