@@ -147,6 +147,16 @@ def test_resume_in_the_same_environment_records_nothing_more(reference_once, ref
     assert (out / rundir.FINGERPRINT).read_bytes() == before
 
 
+def test_a_thread_variable_that_leaves_the_thread_count_alone_is_no_change(reference_once, reference, tmp_path,
+                                                                             monkeypatch):
+    """OMP_NUM_THREADS only sets torch's count (compared as threads.torch_intra_op): a Ray worker sets it,
+    a shell may not, and the bits follow the count torch uses."""
+    out = _interrupted(reference_once, tmp_path)
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")  # torch in this process keeps the count it has
+    resumed = train(TrainConfig(**TINY), out, resume=True, progress=False)
+    assert "environments" not in resumed and resumed["final_param_hash"] == reference["final_param_hash"]
+
+
 def test_another_cpu_model_is_named(reference_once, tmp_path):
     out = _interrupted(reference_once, tmp_path)
     fp = json.loads((out / rundir.FINGERPRINT).read_text())

@@ -27,9 +27,11 @@ from repro.config import TrainConfig, identity_diff
 from repro.errors import EnvironmentMismatch, InputError
 
 # strict fingerprint keys (fingerprint.STRICT_KEYS) whose difference leaves a run's bits alone:
-# how many CPUs exist or are allowed (the threads torch uses are threads.torch_intra_op), which GPU
-# index is visible, and torch's NaN fill of new tensors (an execution field of the config)
-NOT_BITS = ("threads.cpu_count", "threads.affinity", "env.CUDA_VISIBLE_DEVICES", "speed.fill_uninitialized_memory")
+# how many CPUs exist or are allowed and the variables that only set torch's thread count (the count
+# torch uses is threads.torch_intra_op, compared; a Ray worker sets OMP_NUM_THREADS, a shell may not),
+# which GPU index is visible, and torch's NaN fill of new tensors (an execution field of the config)
+NOT_BITS = ("threads.cpu_count", "threads.affinity", "env.OMP_NUM_THREADS", "env.MKL_NUM_THREADS",
+            "env.CUDA_VISIBLE_DEVICES", "speed.fill_uninitialized_memory")
 GPU_KEYS = ("cuda", "nvml")  # what a run on the CPU does not depend on
 
 
