@@ -120,15 +120,29 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
-def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
-    """Read JSON; a missing or corrupt file is a ``ValueError`` naming the file."""
+def read_text(path: str | os.PathLike, what: str = "file") -> str:
+    """Read UTF-8 text; a missing, undecodable or directory path is an input error naming it."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{what} {path} is a directory, expected a file")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise MissingFileError(f"{what} not found: {path}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{what} {path} is not UTF-8 text: {exc}") from None
+
+
+def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
+    """Read JSON; a missing or corrupt file (or one nested too deeply to parse) is an input error
+    naming the file."""
+    text = read_text(path, what)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
         raise InputError(f"corrupt {what} {path}: {exc}") from None
+    except RecursionError:
+        raise InputError(f"corrupt {what} {path}: nested too deeply to read") from None
 
 
 def torch_save(path: str | os.PathLike, obj: Any) -> None:

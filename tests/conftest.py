@@ -37,3 +37,41 @@ def repro_log_lines():
     yield
     logger.setLevel(level)
     logger.handlers[:] = handlers
+
+
+# --------------------------------------------------------------------------- a clean checkout
+
+_ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+_ALLOWED = (".venv/", "__pycache__/", ".pyc", ".pytest_cache/", ".hypothesis/", ".ruff_cache/", ".egg-info/")
+
+
+def _tree_state() -> set[str] | None:
+    """``git status --porcelain --ignored`` of the checkout, less what running Python leaves by
+    design; None outside a git work tree."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--ignored"], cwd=_ROOT, capture_output=True,
+                             text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    return {line for line in out.stdout.splitlines() if not any(a in line for a in _ALLOWED)}
+
+
+def pytest_sessionstart(session):
+    session.config._repro_tree = _tree_state()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The suite must write only under its temporary folders: a file it leaves in the checkout
+    (an MLflow artifact folder, a report) fails the run."""
+    before = getattr(session.config, "_repro_tree", None)
+    after = _tree_state()
+    if before is None or after is None or getattr(session.config, "workerinput", None) is not None:
+        return
+    if after - before:
+        session.config.pluginmanager.get_plugin("terminalreporter").write_line(
+            "the tests changed the working tree: " + ", ".join(sorted(after - before)), red=True)
+        session.exitstatus = 1

@@ -142,21 +142,19 @@ def test_widths_compare_gan_cannot_express_are_refused():
 
 
 def test_audit_report_carries_the_unlisted_section():
-    from repro.audit import report
-
     diff = archdiff.diff_reference("resnet_all", "github", width=WIDTH)
-    text = "\n".join(report._archdiff_section("resnet_all vs github transcription", diff))
+    text = "\n".join(archdiff.format_markdown("resnet_all vs github transcription", diff))
+    assert f"Built at 32x32x3, width {WIDTH:g}" in text  # every section says what it was built at
     listed, unlisted = text.split("#### differences the paper did not list")
     assert "#### differences the paper lists (its six flags)" in listed and "None." in listed
     assert "G upsampling" in unlisted and "unpool -> nearest" in unlisted and "D logit bias" in unlisted
 
 
 def test_audit_records_a_reference_without_the_model_as_not_comparable():
-    from repro.audit import report
     from repro.audit.run import _archdiffs
 
     out = _archdiffs("sndcgan_ns_bn_none", "sndcgan", 16, 1)
     assert set(out) == {"sndcgan_ns_bn_none vs sndcgan", "sndcgan_ns_bn_none vs compare_gan transcription"}
     err = out["sndcgan_ns_bn_none vs compare_gan transcription"]
     assert "no batch or layer norm" in err["error"]
-    assert "Not comparable: compare_gan's sndcgan" in "\n".join(report._archdiff_section("x", err))
+    assert "Not comparable: compare_gan's sndcgan" in "\n".join(archdiff.format_markdown("x", err))

@@ -9,13 +9,20 @@ import pytest
 import torch
 
 from repro.audit import report as report_mod
+from repro.audit import schema
 from repro.audit.plan import plan
-from repro.audit.run import run_audit
+from repro.audit.run import run_audit as _run_audit
+from repro.audit.spec import AuditSpec
 
 # n_dis 1: the resnet presets carry compare_gan's recipe (n_dis 5); these tests exercise the audit, not the recipe
 TINY = {"width": 0.0625, "batch_size": 8, "steps": 4, "checkpoint_every": 2, "trace_every": 1, "device": "cpu",
         "n_dis": 1}
 COST_PAIRS = 3  # interleaved cost measurement: enough for an interval, short for the fast tier
+
+
+def run_audit(variant, *, callbacks=None, **kw):
+    """The audit of ``AuditSpec.build(variant, **kw)``, as the dict its serialiser writes."""
+    return schema.to_dict(_run_audit(AuditSpec.build(variant, **kw), callbacks=callbacks))
 
 
 def _flip_bit(net: str, tensor: str, step: int):
@@ -30,22 +37,26 @@ def _flip_bit(net: str, tensor: str, step: int):
 @pytest.fixture(scope="module")
 def audit(tmp_path_factory):
     out = tmp_path_factory.mktemp("audit")
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{out / 'mlflow.db'}"
-    report = run_audit("resnet_all", baseline_variant="resnet_default", extra_seeds=(1,), perturb=("threads",),
-                       overrides=dict(TINY), out_dir=out, num_samples=64, eval_seeds=2, progress=False,
-                       cost_pairs=COST_PAIRS)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{out / 'mlflow.db'}")
+        report = run_audit("resnet_all", baseline_variant="resnet_default", extra_seeds=(1,), perturb=("threads",),
+                           overrides=dict(TINY), out_dir=out, num_samples=64, eval_seeds=2, progress=False,
+                           cost_pairs=COST_PAIRS)
     return out, report
 
 
 def test_report_structure_and_files(audit):
     out, report = audit
-    on_disk = report_mod.load(out / "report.json")
-    assert on_disk["schema"] == "repro.audit/2"
+    on_disk = schema.to_dict(report_mod.load(out / "report.json"))
+    assert on_disk["schema"] == "repro.audit/3"
     assert {r["id"] for r in on_disk["runs"]} == {s.id for s in plan("resnet_all", "resnet_default",
                                                                        extra_seeds=(1,), perturb=("threads",))}
     assert all(r["status"] == "completed" and r["fid"] is not None for r in on_disk["runs"])
     # compare_gan's minimum over checkpoints, beside the final checkpoint's FID
     assert all(r["fid_min"] <= r["fid"] and r["fid_min_step"] in (2, 4) for r in on_disk["runs"])
+    # every checkpoint's score, as records (the last is the final FID)
+    assert all([c["step"] for c in r["checkpoints"]] == [2, 4] and r["checkpoints"][-1]["fid"] == r["fid"]
+               for r in on_disk["runs"])
     kinds = sorted((p["variant"], p["kind"]) for p in on_disk["pairs"])
     assert kinds == sorted((v, k) for v in ("resnet_all", "resnet_default")
                            for k in ("deterministic", "nondeterministic", "threads"))
@@ -68,15 +79,15 @@ def test_report_structure_and_files(audit):
     assert c["n_seeds_variant"] == c["n_seeds_baseline"] == 2 and c["verdict"] == "inconclusive"
     rows = on_disk["archdiff"]["resnet_all vs resnet_default"]["rows"]
     assert len(rows) == 6
-    for name in ("report.md", "metrics.json", "plots/resnet_all/divergence.csv", "plots/resnet_default/g_loss.csv",
+    for name in ("report.md", "metrics/resnet_all.json", "metrics/comparison.json", "plots/resnet_all/divergence.csv", "plots/resnet_default/g_loss.csv",
                  "plots/resnet_all/fid.csv", "figures/divergence.png",
-                 "figures/losses.png", "figures/samples_resnet_all.png"):
+                 "figures/losses.png", "figures/samples_resnet_all.png", "figures/fid_curves.png"):
         assert (out / name).stat().st_size > 0, name
     md = (out / "report.md").read_text()
     assert "## FID noise: a nested decomposition" in md and "## Cost of determinism" in md
     assert "4 runs, identical" in md and md.index("## Summary") < md.index("## Verdict")
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["resnet_all"]["det_pairs_identical"] == 1
+    metrics = json.loads((out / "metrics" / "resnet_all.json").read_text())
+    assert metrics["det_identical"] == 1 and metrics["n_seeds"] == 2
 
 
 def test_deterministic_pairs_bitwise_identical(audit):

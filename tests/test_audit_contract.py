@@ -4,6 +4,7 @@ hand-computed expectations for the primitives the report rests on (hash, diverge
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 import math
@@ -23,9 +24,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _row(variant, mode, seed, rep, fid, digest, *, perturb=None, evals=None, fid_min=None):
     suffix = "-threads1" if perturb else f"-r{rep}"
-    return {"id": f"{variant}/{mode}-s{seed}{suffix}", "variant": variant, "mode": mode, "seed": seed,
-            "replicate": rep, "perturb": perturb, "status": "completed", "final_param_hash": digest, "fid": fid,
-            "fid_eval_values": evals or [fid], "fid_min": fid_min}
+    return schema.RunRow(id=f"{variant}/{mode}-s{seed}{suffix}", variant=variant, mode=mode, seed=seed, replicate=rep,
+                         perturb=perturb, status="completed", steps_completed=None, diverged_step=None,
+                         final_param_hash=digest, median_step_time_s=None, wall_time_s=None, threads=None, device=None,
+                         fid=fid, fid_eval_values=evals or [fid], fid_eval_std=None, fid_ci_low=None, fid_ci_high=None,
+                         fid_boot_std=None, fid_min=fid_min)
+
+
+def _dict(record):
+    return schema.to_dict(record)
 
 
 def _cpu_like_rows(variant, fids_by_seed):
@@ -42,7 +49,7 @@ def _cpu_like_rows(variant, fids_by_seed):
 
 def test_identical_replicates_count_once_in_the_audit():
     rows = _cpu_like_rows("a", {0: 10.0, 1: 12.0, 2: 14.0})
-    d = variance.decompose(rows, "a", n_boot=20)
+    d = _dict(variance.decompose(rows, "a", n_boot=20))
     assert d["n_runs"] == 6 and d["n_distinct_runs"] == 3 and d["n_seeds"] == 3
     assert d["fid_mean"] == pytest.approx(12.0)  # mean of one value per seed, not of six runs (which is 11.33)
     assert d["seed_std"] == pytest.approx(2.0)  # stdev(10, 12, 14), by hand
@@ -54,7 +61,7 @@ def test_copies_of_a_run_do_not_manufacture_significance():
     """Pseudo-replication: four copies of seed 0 would give Welch many 'observations'; seeds give 3."""
     a = _cpu_like_rows("a", {0: 10.0, 1: 12.0, 2: 14.0})
     b = _cpu_like_rows("b", {0: 11.0, 1: 13.0, 2: 15.0})
-    c = variance.compare(a + b, "a", "b")
+    c = _dict(variance.compare(a + b, "a", "b"))
     assert c["n_seeds_variant"] == c["n_seeds_baseline"] == 3
     assert c["diff"] == pytest.approx(-1.0) and c["ci_low"] < 0 < c["ci_high"]
     # Welch by hand: se = sqrt(4/3 + 4/3), df = 4
@@ -68,7 +75,7 @@ def test_copies_of_a_run_do_not_manufacture_significance():
 def test_interval_with_zero_and_too_few_seeds_is_inconclusive():
     a = _cpu_like_rows("a", {0: 10.0, 1: 10.1})
     b = _cpu_like_rows("b", {0: 10.05, 1: 10.0})
-    c = variance.compare(a + b, "a", "b", min_effect=5.0)
+    c = _dict(variance.compare(a + b, "a", "b", min_effect=5.0))
     assert c["ci_low"] < 0 < c["ci_high"] and c["verdict"] == "inconclusive" and "fewer than 3 seeds" in c["reason"]
 
 
@@ -78,7 +85,7 @@ def test_verdict_never_contradicts_its_interval():
         shift = rng.choice([0.0, 3.0])
         a = _cpu_like_rows("a", {s: float(v) for s, v in enumerate(rng.normal(50 + shift, 1.0, 5))})
         b = _cpu_like_rows("b", {s: float(v) for s, v in enumerate(rng.normal(50, 1.0, 5))})
-        c = variance.compare(a + b, "a", "b")
+        c = _dict(variance.compare(a + b, "a", "b"))
         excludes = c["ci_low"] > 0 or c["ci_high"] < 0
         assert (c["verdict"] == "real difference") == excludes
         assert (c["p_value"] < 0.05) == excludes
@@ -87,7 +94,7 @@ def test_verdict_never_contradicts_its_interval():
 def test_selection_effect_by_hand():
     rows = [_row("a", "deterministic", s, 0, fid, str(s), fid_min=fid - drop)
             for s, fid, drop in ((0, 20.0, 1.0), (1, 22.0, 3.0), (2, 21.0, 2.0))]
-    sel = variance.selection_effect(rows, "a")
+    sel = _dict(variance.selection_effect(rows, "a"))
     assert sel["n_seeds"] == 3 and sel["drops"] == [1.0, 3.0, 2.0] and sel["mean_drop"] == pytest.approx(2.0)
     from scipy import stats
 
@@ -98,7 +105,7 @@ def test_selection_effect_by_hand():
 def test_threads_delta_is_one_sample_set_against_the_seed_spread():
     rows = _cpu_like_rows("a", {0: 10.0, 1: 12.0, 2: 14.0}) + [
         _row("a", "deterministic", 0, 0, 11.0, "t", perturb="threads")]
-    d = variance.decompose(rows, "a", n_boot=20)
+    d = _dict(variance.decompose(rows, "a", n_boot=20))
     assert d["threads_fid_delta"] == pytest.approx(1.0)
     assert "one sample" in d["threads_note"] and "0.50 x the seed standard deviation" in d["threads_note"]
     assert d["n_runs"] == 6  # the perturbed run is not evidence about the variant
@@ -122,14 +129,30 @@ def test_plan_owns_ids_pairs_and_primary():
 
 
 def test_schema_names_the_path_of_a_wrong_type():
-    row = {f.name: None for f in schema.dataclasses.fields(schema.RunRow)}
-    row.update(id="x", variant="v", mode="deterministic", seed=0, replicate=0, status="completed")
-    schema.validate(row, schema.RunRow, "run")
+    row = _dict(_row("v", "deterministic", 0, 0, 1.0, "h"))
+    assert schema.from_dict(schema.RunRow, row, "run") == _row("v", "deterministic", 0, 0, 1.0, "h")
     bad = {**row, "fid_eval_values": [1.0, "two"]}
     with pytest.raises(schema.SchemaError, match=r"run: fid_eval_values\[1\] is 'two', expected float"):
-        schema.validate(bad, schema.RunRow, "run")
+        schema.from_dict(schema.RunRow, bad, "run")
     with pytest.raises(schema.SchemaError, match="missing key"):
-        schema.validate({k: v for k, v in row.items() if k != "seed"}, schema.RunRow, "run")
+        schema.from_dict(schema.RunRow, {k: v for k, v in row.items() if k != "seed"}, "run")
+    with pytest.raises(schema.SchemaError, match="unknown key"):
+        schema.from_dict(schema.RunRow, {**row, "colour": 1}, "run")
+
+
+def test_a_deeply_nested_file_is_unusable_input_not_a_crash(tmp_path):
+    from repro.audit.report import load
+    from repro.errors import InputError
+
+    path = tmp_path / "report.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(InputError, match="nested too deeply"):
+        load(path)
+
+
+def test_a_report_round_trips_through_its_file_form():
+    report = schema.report_from_dict(json.loads((ROOT / "audits" / "resnet_all" / "report.json").read_text()))
+    assert schema.report_from_dict(json.loads(json.dumps(schema.to_dict(report)))) == report
 
 
 @pytest.mark.parametrize("path", sorted(str(p.relative_to(ROOT)) for p in (ROOT / "audits").glob("**/report.json")))
@@ -175,7 +198,7 @@ def test_ratio_interval_of_a_constant_cost_by_hand():
 
 def test_a_v1_report_is_reanalysed_and_its_contradiction_is_gone():
     """The committed GPU report of schema 1 said 'within noise' beside p = 0.001 on copies of one seed."""
-    from repro.audit.upgrade import upgrade_v1
+    from repro.audit.upgrade import upgrade
 
     plan = AuditPlan("resnet_all", "resnet_default")
     fids = {"resnet_all": (58.2, 58.2, 78.5, 50.2), "resnet_default": (143.9, 143.9, 168.2, 118.3)}
@@ -192,26 +215,27 @@ def test_a_v1_report_is_reanalysed_and_its_contradiction_is_gone():
            "variance": {}, "cost": {v: {"ratio": 1.5} for v in plan.variants},
            "comparison": {"verdict": "within noise: FID differs by -82.265, inside the noise band +/-82.472",
                           "p_value": 0.001}}
-    new = upgrade_v1(copy.deepcopy(old))
+    new = _dict(upgrade(copy.deepcopy(old)))
     c = new["comparison"]
     assert c["n_seeds_variant"] == c["n_seeds_baseline"] == 1 and c["verdict"] == "inconclusive"
     assert c["p_value"] is None and new["upgraded_from"]["comparison"] == old["comparison"]
     assert new["variance"]["resnet_all"]["n_distinct_runs"] == 3  # the two deterministic copies count once
     assert new["settings"]["resolution"] == 32
-    with pytest.raises(ValueError, match="not a repro.audit/1 report"):
-        upgrade_v1(new)
+    with pytest.raises(ValueError, match="--upgrade reads repro.audit/1, repro.audit/2"):
+        upgrade(new)
 
 
 def test_a_multi_thread_cpu_pair_says_it_cannot_see_process_level_races():
     """A pair trained in one process on a multi-thread CPU says what it cannot show (CI's CPU once
     gave another hash for the first run of a process); one thread, or a GPU, needs no caveat."""
-    from repro.audit.report import summary_lines
+    from repro.audit.report import load, summary_lines
 
-    cpu = json.loads((ROOT / "audits" / "resnet_all" / "report.json").read_text())
+    cpu = load(ROOT / "audits" / "resnet_all" / "report.json")
     line = next(x for x in summary_lines(cpu) if "reproducible here" in x)
-    assert "yes" in line and "process_repeat.py" in line and "2 intra-op threads" in line
-    for r in cpu["runs"]:
-        r["threads"] = 1
-    assert not any("process_repeat.py" in x for x in summary_lines(cpu))
-    gpu = json.loads((ROOT / "audits" / "gpu_h200" / "report.json").read_text())
-    assert not any("process_repeat.py" in x for x in summary_lines(gpu))
+    assert "yes" in line and "repro hunt" in line and "2 intra-op threads" in line
+    one_thread = dataclasses.replace(cpu, runs=[dataclasses.replace(r, threads=1) for r in cpu.runs])
+    assert not any("repro hunt" in x for x in summary_lines(one_thread))
+    isolated = dataclasses.replace(cpu, settings=dataclasses.replace(cpu.settings, isolation="process"))
+    assert any("own fresh process" in x for x in summary_lines(isolated))
+    gpu = load(ROOT / "audits" / "gpu_h200" / "report.json")
+    assert not any("repro hunt" in x for x in summary_lines(gpu))

@@ -10,8 +10,8 @@ from dvc_helpers import BIN, ROOT, dvc_env, dvc_project, run
 
 from repro.audit.plan import plan
 from repro.cli import build_parser
-from repro.cli import params as params_cli
-from repro.cli._common import config_from_args, overrides_from_args
+from repro.cli._common import config_from_args
+from repro.cli.audit import spec_from_args
 
 TRAINING = ("train", "seed", "threads")
 
@@ -34,35 +34,30 @@ def stages(project):
     return _stages(project[0])
 
 
-def _audit_args(stage) -> list[str]:
-    """The audit stage's command as `repro audit` parses it, `$(repro params args params.yaml)` expanded."""
-    cmd = stage.cmd
-    sub = "$(repro params args params.yaml)"
-    assert sub in cmd, cmd
-    audit = params_cli.checked(ROOT / "params.yaml")["audit"]
-    return shlex.split(cmd.replace(sub, shlex.join(params_cli.audit_args(audit))))[1:]
+def _audit_spec(stage):
+    """The audit stage's command as `repro audit` builds its spec (from the options and params.yaml)."""
+    argv = shlex.split(stage.cmd)[1:]
+    assert "--params" in argv, stage.cmd
+    args = build_parser().parse_args(argv)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(ROOT)  # stages run from the repository root (wdir: ..)
+        return spec_from_args(args)
 
 
 def test_training_stages_are_the_plan_of_the_audit_stage(stages):
-    args = build_parser().parse_args(_audit_args(stages["audit"]))
-    specs = plan(args.variant, args.baseline_variant, replicates=args.replicates, seed=args.seed,
-                 extra_seeds=tuple(args.seeds), perturb=tuple(args.perturb))
+    spec = _audit_spec(stages["audit"])
     trained = {str(o.def_path) for name, s in stages.items() if name.split("@")[0] in TRAINING for o in s.outs}
-    assert trained == {str(s.run_dir(args.runs_dir)) for s in specs}
+    assert trained == {str(s.run_dir(spec.runs_path)) for s in spec.runs()}
     # the lead's run matrix for issue 11: 9 runs per variant, 5 seeds each
-    assert specs == plan("resnet_all", "resnet_default", replicates=2, seed=0, extra_seeds=(1, 2, 3, 4),
-                         perturb=("threads",))
+    assert spec.runs() == plan("resnet_all", "resnet_default", replicates=2, seed=0, extra_seeds=(1, 2, 3, 4),
+                               perturb=("threads",))
     assert len(trained) == 18
 
 
 def test_every_training_stage_builds_the_config_the_audit_expects(stages):
     """`repro audit --no-train` reuses a run only when its config equals the planned one."""
-    audit = build_parser().parse_args(_audit_args(stages["audit"]))
-    overrides = overrides_from_args(audit)
-    seed = overrides.pop("seed")
-    specs = {str(s.run_dir(audit.runs_dir)): s
-             for s in plan(audit.variant, audit.baseline_variant, replicates=audit.replicates, seed=seed,
-                           extra_seeds=tuple(audit.seeds), perturb=tuple(audit.perturb))}
+    spec = _audit_spec(stages["audit"])
+    configs = {str(s.run_dir(spec.runs_path)): spec.configs()[s.id] for s in spec.runs()}
     for name, stage in stages.items():
         if name.split("@")[0] not in TRAINING:
             continue
@@ -72,7 +67,7 @@ def test_every_training_stage_builds_the_config_the_audit_expects(stages):
         assert args.resume_unfinished and not args.force, name
         assert args.out == str(out.def_path)
         cfg = config_from_args(args, mode=args.mode, checkpoint_every=args.checkpoint_every)
-        assert cfg == specs[args.out].config(overrides), name
+        assert cfg == configs[args.out], name
 
 
 def test_params_check_is_the_first_stage_and_every_stage_follows_it(stages):
@@ -83,7 +78,7 @@ def test_params_check_is_the_first_stage_and_every_stage_follows_it(stages):
     assert str(out.def_path) in {str(d.def_path) for d in stages["data"].deps}
     for name, stage in stages.items():
         if name.split("@")[0] in TRAINING:
-            assert any(str(d.def_path).startswith("audits/data/") for d in stage.deps), name
+            assert any(str(d.def_path).startswith("results/data/") for d in stage.deps), name
 
 
 

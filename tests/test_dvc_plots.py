@@ -3,38 +3,34 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 
 import pytest
 from dvc_helpers import BIN, ROOT, dvc_env, dvc_project, run
+from report_fixtures import synthetic_report
 
 from repro.audit import plotdata
+from repro.audit.plan import AuditPlan
+from repro.audit.spec import AuditSpec
 from repro.cli import params as params_cli
 
 STEPS = (50, 100)
 
 
-def synthetic_audit(audit: dict) -> tuple[dict, dict, dict]:
-    """(report, traces, metrics) with the structure of a real audit of ``audit`` (params.yaml)."""
-    specs = params_cli.plan_of(audit)
-    runs = [{"id": s.id, "variant": s.variant, "mode": s.mode, "seed": s.seed, "replicate": s.replicate,
-             "perturb": s.perturb} for s in specs]
-    pairs = []
-    for i, v in enumerate(dict.fromkeys(s.variant for s in specs)):
-        mine = [s for s in specs if s.variant == v and s.seed == audit["seed"]]
-        for mode in ("deterministic", "nondeterministic"):
-            reps = [s for s in mine if s.mode == mode and s.perturb is None]
-            pairs += [{"variant": v, "kind": mode, "a": reps[0].id, "b": b.id,
-                       "rel_l2": [[st, 0.0 if mode == "deterministic" else 0.01 * st * (i + 1)] for st in STEPS]}
-                      for b in reps[1:]]
-        pairs += [{"variant": v, "kind": "threads", "a": mine[0].id, "b": s.id, "rel_l2": [[st, 0.2] for st in STEPS]}
-                  for s in mine if s.perturb == "threads"]
-    report = {"settings": {"seed": audit["seed"]}, "runs": runs, "pairs": pairs}
+def synthetic_audit(audit: dict):
+    """(report, traces) with the structure of a real audit of ``audit`` (params.yaml): FID
+    100 - step / 10 + seed at each checkpoint, divergence 0 for deterministic pairs."""
+    plan = AuditSpec.from_params(audit).plan
+    variants = plan.variants
+    report = synthetic_report(
+        plan, steps=STEPS, fid=lambda spec: 90.0 + spec.seed,
+        rel_l2=lambda pair, st: {"deterministic": 0.0, "threads": 0.2}.get(
+            pair.kind, 0.01 * st * (variants.index(pair.variant) + 1)))
     traces = {f"{s.variant}/{s.mode}": [{"step": t, "d_loss": 1.0 + t / 10, "g_loss": 2.0 - t / 10}
                                         for t in range(1, STEPS[-1] + 1)]
-              for s in specs if s.is_primary(audit["seed"])}
-    metrics = {s.id: {f"fid_step_{st}": 100.0 - st / 10 + s.seed for st in STEPS} for s in specs}
-    return report, traces, metrics
+              for s in plan.runs() if s.is_primary(audit["seed"])}
+    return report, traces
 
 
 def _series(dvc_json: dict) -> dict[str, set[str]]:
@@ -53,8 +49,8 @@ def shown(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("plots")
     repo = dvc_project(tmp)
     audit = params_cli.checked(repo / "params.yaml")["audit"]
-    report, traces, metrics = synthetic_audit(audit)
-    written = plotdata.write_plot_data(report, repo / "audits" / audit["variant"], traces, metrics)
+    report, traces = synthetic_audit(audit)
+    written = plotdata.write_plot_data(report, repo / "results" / audit["variant"], traces)
     proc = run([str(BIN / "dvc"), "plots", "show", "--json"], repo, dvc_env(tmp))
     return json.loads(proc.stdout), written, repo
 
@@ -90,21 +86,25 @@ def test_plots_have_titles_and_axis_labels(shown):
 
 def test_fid_seed_columns_are_over_every_seed():
     audit = params_cli.checked(ROOT / "params.yaml")["audit"]
-    report, traces, metrics = synthetic_audit(audit)
-    cols = plotdata.fid_columns(report, "resnet_all", {k: plotdata.fid_by_step(m) for k, m in metrics.items()})
+    report, _ = synthetic_audit(audit)
+    cols = plotdata.fid_columns(report, "resnet_all")
     seeds = [audit["seed"], *audit["extra_seeds"]]  # FID 100 - step/10 + seed, by construction
     assert cols["seed_mean"][50] == pytest.approx(95 + sum(seeds) / len(seeds))  # a float mean of 5 values
     assert cols["seed_min"][50] == 95 + min(seeds) and cols["seed_max"][100] == 90 + max(seeds)
     assert cols["deterministic"] == {50: 95.0, 100: 90.0}
 
 
-def test_fid_by_step_reads_checkpoint_keys_only():
-    assert plotdata.fid_by_step({"fid": 1.0, "fid_step_100": 2.0, "fid_step_50": 3.0, "fid_min_step": 50}) == \
-        {50: 3.0, 100: 2.0}
+def test_fid_by_step_reads_the_checkpoint_records_in_step_order():
+    audit = params_cli.checked(ROOT / "params.yaml")["audit"]
+    report, _ = synthetic_audit(audit)
+    row = report.runs[0]
+    shuffled = dataclasses.replace(row, checkpoints=row.checkpoints[::-1])
+    assert list(plotdata.fid_by_step(shuffled)) == list(STEPS)
 
 
 def test_replicates_beyond_two_get_their_own_column():
-    pairs = [{"variant": "v", "kind": "nondeterministic", "a": "v/nondeterministic-s0-r0",
-              "b": f"v/nondeterministic-s0-r{r}", "rel_l2": [[10, 0.1 * r]]} for r in (1, 2)]
-    cols = plotdata.divergence_columns({"pairs": pairs}, "v")
-    assert cols == {"nondeterministic": {10: 0.1}, "nondeterministic r2": {10: 0.2}}
+    plan = AuditPlan("resnet_default", "resnet_default", replicates=3)
+    report = synthetic_report(plan, steps=(10,), rel_l2=lambda pair, st: 0.1 * int(pair.b.id.rsplit("r", 1)[1]),
+                              identical=lambda pair: False)
+    cols = plotdata.divergence_columns(report, "resnet_default")
+    assert cols["nondeterministic"] == {10: 0.1} and cols["nondeterministic r2"] == {10: 0.2}

@@ -44,11 +44,13 @@ def test_evaluate_run_writes_flat_metrics(run_dir):
     assert metrics["protocol"] == "custom" and metrics["protocol_base"] == "fid_digits_cnn_test"
     assert metrics["quantize"] == "uint8" and metrics["split"] == "test" and metrics["n_boot"] == 20
     assert metrics["kid_subset_size"] == 30 and metrics["kid_std"] > 0  # 60 samples: subsets of half
-    assert metrics["fid_step_4"] == metrics["fid"]
-    assert metrics["fid_min"] == min(metrics["fid_step_2"], metrics["fid_step_4"])
-    assert metrics[f"fid_step_{metrics['fid_min_step']}"] == metrics["fid_min"]
-    # flat for MLflow / DVC: scalars, except the list of per-seed FIDs (MLflow logs the scalars)
-    assert all(isinstance(v, (int, float, str)) for k, v in metrics.items() if k != "fid_eval_values")
+    by_step = {c["step"]: c["fid"] for c in metrics["fid_by_step"]}
+    assert [c["step"] for c in metrics["fid_by_step"]] == [2, 4]  # one record per checkpoint, in order
+    assert by_step[4] == metrics["fid"] and metrics["fid_by_step"][-1]["is_mean"] == metrics["is_mean"]
+    assert metrics["fid_min"] == min(by_step.values()) == by_step[metrics["fid_min_step"]]
+    # flat for MLflow / DVC: scalars, except the lists of per-seed FIDs and of checkpoint records
+    assert all(isinstance(v, (int, float, str)) for k, v in metrics.items() if k not in ("fid_eval_values",
+                                                                                         "fid_by_step"))
 
 
 def test_evaluate_run_is_repeatable_and_seeded(run_dir):

@@ -94,13 +94,19 @@ def test_probe_names_the_unreachable_runs_directory(tmp_path):
 
 
 def test_thread_mismatch_is_flagged_for_the_report():
-    rows = [{"id": f"r{i}", "perturb": None, "threads": 2} for i in range(3)]
-    rows.append({"id": "t", "perturb": "threads", "threads": 1})
-    assert mark_thread_mismatch(rows) is None and not any(r["threads_differ"] for r in rows)
-    rows[1]["threads"] = 4
-    note = mark_thread_mismatch(rows)
-    assert [r["threads_differ"] for r in rows] == [False, True, False, False]
-    assert "r1 (4)" in note and "2 thread" in note
+    from report_fixtures import synthetic_report
+
+    from repro.audit.plan import AuditPlan
+    from repro.audit.report import summary_lines
+
+    report = synthetic_report(AuditPlan("resnet_default", "resnet_default", perturb=("threads",)))
+    rows = [dataclasses.replace(r, threads=1 if r.perturb else 2) for r in report.runs]
+    assert not any(r.threads_differ for r in mark_thread_mismatch(rows))  # the perturbation differs by design
+    rows[1] = dataclasses.replace(rows[1], threads=4)
+    marked = mark_thread_mismatch(rows)
+    assert [r.threads_differ for r in marked] == [i == 1 for i in range(len(rows))]
+    line = next(x for x in summary_lines(dataclasses.replace(report, runs=marked)) if "Thread counts differ" in x)
+    assert f"{rows[1].id} (4)" in line
 
 
 @settings(max_examples=60, deadline=None)

@@ -446,9 +446,15 @@ def env_cli_only(monkeypatch):
     monkeypatch.setattr(repro.cli, "SUBCOMMANDS", ("env",))
 
 
+def test_cli_env_summarises_and_prints_json_on_request(env_cli_only, no_git_tree, capsys):
+    assert main(["env"]) == 0
+    text = capsys.readouterr().out
+    assert len(text.splitlines()) < 20 and "torch" in text and "repro env --json" in text
+
+
 def test_cli_env_prints_and_writes(env_cli_only, no_git_tree, capsys):
     out = no_git_tree / "sub" / "fp.json"
-    assert main(["env", "--out", str(out)]) == 0
+    assert main(["env", "--json", "--out", str(out)]) == 0
     printed = json.loads(capsys.readouterr().out)
     written = json.loads(out.read_text())
     assert printed == written

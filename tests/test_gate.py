@@ -51,6 +51,7 @@ def make_report(variants: dict[str, float] = VARIANTS) -> dict:
     both modes, extra seeds 1 and 2, a thread-perturbed run) with planted FIDs, analysed by the
     audit's own functions: deterministic replicates share a hash (identical pairs),
     nondeterministic ones differ by +/-NONDET_STD, seeds by SEED_OFFSET."""
+    from repro.audit import schema
     from repro.audit import variance as variance_mod
     from repro.audit.plan import AuditPlan
 
@@ -70,19 +71,25 @@ def make_report(variants: dict[str, float] = VARIANTS) -> dict:
     for pair in plan.pairs():
         same = pair.kind == "deterministic"
         pairs.append({"variant": pair.variant, "kind": pair.kind, "a": pair.a.id, "b": pair.b.id, "identical": same,
-                      "first_divergent_step": None if same else 1,
+                      "evidence": "1 traced step(s) compared", "first_divergent_step": None if same else 1,
+                      "checkpoint_step": None if same else 10, "n_divergent_tensors": 0 if same else 1,
+                      "traced_steps_compared": 1, "fid_a": None, "fid_b": None,
                       "first_divergent_tensors": [] if same else ["D.conv1.weight"], "rel_l2": [[10, 0.0]]})
-    variance = {v: variance_mod.decompose(runs, v, n_boot=50) for v in plan.variants}
+    rows = [schema.from_dict(schema.RunRow, r) for r in runs]
+    variance = {v: schema.to_dict(variance_mod.decompose(rows, v, n_boot=50)) for v in plan.variants}
     cost = {v: {"det_median_step_s": 0.055, "nondet_median_step_s": 0.05, "ratio": 1.1, "det_wall_s": 11.0,
                 "nondet_wall_s": 10.0, "interleaved": None} for v in plan.variants}
+    settings = {"variant": plan.variant, "baseline_variant": plan.baseline_variant, "replicates": REPLICATES,
+                "seed": 0, "seeds": list(SEEDS), "extra_seeds": list(SEEDS[1:]), "steps": 200, "dataset": "digits",
+                "perturb": ["threads"], "resolution": 16, "width": 0.25, "batch_size": 32, "overrides": {},
+                "eval_seeds": 2, "runs_dir": "runs", "trace_every": 10, "checkpoint_every": 100, "cost_pairs": 4,
+                "min_effect": None, "per_seed": "deterministic"}
     return {
         "schema": gate.REPORT_SCHEMA, "created": "2026-11-27T12:00:00+00:00", "command": "test", "commit": "a" * 40,
         "fingerprint": fake_fingerprint(), "fingerprint_summary": {"cpu": "Test CPU"},
         "plan": {**plan.to_dict(), "id": plan.id},
-        "settings": {"variant": plan.variant, "baseline_variant": plan.baseline_variant, "replicates": REPLICATES,
-                     "seeds": list(SEEDS), "steps": 200, "dataset": "digits", "perturb": ["threads"]},
-        "runs": runs, "pairs": pairs, "variance": variance, "cost": cost,
-        "comparison": variance_mod.compare(runs, plan.variant, plan.baseline_variant), "archdiff": {},
+        "settings": settings, "runs": runs, "pairs": pairs, "variance": variance, "cost": cost,
+        "comparison": schema.to_dict(variance_mod.compare(rows, plan.variant, plan.baseline_variant)), "archdiff": {},
     }
 
 

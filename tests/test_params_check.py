@@ -84,7 +84,18 @@ def test_bad_yaml_is_one_line(tmp_path, capsys):
     assert len(err) == 1 and "is not valid YAML" in err[0], err
 
 
-def test_args_are_what_the_audit_parses(capsys):
-    assert main(["params", "args", str(ROOT / "params.yaml")]) == 0
-    line = capsys.readouterr().out.strip()
-    assert "--seeds 1 2 3 4" in line and "--set batch_size=32" in line and "--replicates 2" in line
+def test_the_audit_reads_the_same_file(tmp_path):
+    """`repro audit --params` builds its plan from params.yaml with the rules `repro params check` applies."""
+    from repro.audit.spec import AuditSpec
+    from repro.cli import build_parser
+    from repro.cli.audit import spec_from_args
+
+    audit = params_cli.checked(ROOT / "params.yaml")["audit"]
+    args = build_parser().parse_args(["audit", "--params", str(ROOT / "params.yaml"), "--out", str(tmp_path)])
+    spec = spec_from_args(args)
+    assert spec.plan == AuditSpec.from_params(audit).plan
+    assert spec.plan.seeds == [audit["seed"], *audit["extra_seeds"]] and spec.plan.perturb == ("threads",)
+    assert spec.evaluation.eval_seeds == audit["eval_seeds"]
+    cfg = next(iter(spec.configs().values()))
+    assert (cfg.steps, cfg.batch_size, cfg.checkpoint_every) == (audit["steps"], audit["batch_size"],
+                                                                 audit["checkpoint_every"])

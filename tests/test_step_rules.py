@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from repro import archdiff, rundir
+from repro import rundir
+from repro.arch import archdiff
 from repro.config import TrainConfig, parse_overrides, to_dict
 from repro.data.split import ArraySplit
 from repro.determinism import execution_mode

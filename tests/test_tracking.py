@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 
 import pytest
+from report_fixtures import synthetic_report
 from train_helpers import SUBPROCESS_CFG
 
 from repro import fingerprint, gitstate
 from repro.audit import tracking
-from repro.audit.plan import plan
+from repro.audit.plan import AuditPlan, plan
 from repro.gan.presets import config_for
 from repro.train import train
 
@@ -28,20 +30,12 @@ def audit_files(tmp_path_factory):
     for s in specs:
         run_dirs[s.id] = s.run_dir(tmp / "runs")
         shutil.copytree(tmp / "trained", run_dirs[s.id])
-    rows = [{"id": s.id, "variant": s.variant, "mode": s.mode, "seed": s.seed, "replicate": s.replicate,
-             "perturb": s.perturb, "status": "completed", "final_param_hash": first["final_param_hash"],
-             "fid": 90.0 + i, "median_step_time_s": 0.1} for i, s in enumerate(specs)]
-    pairs = [{"variant": v, "kind": "deterministic", "a": f"{v}/deterministic-s0-r0", "b": f"{v}/deterministic-s0-r1",
-              "identical": True} for v in ("resnet_all", "resnet_default")]
-    pairs += [{"variant": v, "kind": "nondeterministic", "a": f"{v}/nondeterministic-s0-r0",
-               "b": f"{v}/nondeterministic-s0-r1", "identical": False} for v in ("resnet_all", "resnet_default")]
-    report = {"settings": {"variant": "resnet_all", "baseline_variant": "resnet_default", "replicates": 2, "seed": 0,
-                           "extra_seeds": [1], "perturb": [], "steps": 2, "runs_dir": str(tmp / "runs"),
-                           "overrides": {"steps": 2, "batch_size": 8, "flags": ["a", "b"]}},
-              "runs": rows, "pairs": pairs, "variance": {"resnet_all": {"fid_mean": 91.0}}, "cost": {},
-              "comparison": {"verdict": "inconclusive"},
-              "fingerprint_summary": {"torch": "2.x", "commit": "abc"}}
-    metrics = {s.id: {"fid": 80.0 + i, "fid_step_1": 100.0 + i, "fid_step_2": 80.0 + i} for i, s in enumerate(specs)}
+    report = synthetic_report(AuditPlan("resnet_all", "resnet_default", 2, 0, (1,)), steps=(1, 2),
+                              fid=lambda spec: 80.0 + specs.index(spec), identical=lambda pair: pair.kind != "nondeterministic",
+                              runs_dir=str(tmp / "runs"), overrides={"steps": 2, "batch_size": 8, "flags": ["a", "b"]})
+    report = dataclasses.replace(report, runs=[dataclasses.replace(r, final_param_hash=first["final_param_hash"])
+                                               for r in report.runs])
+    metrics = {s.id: {"fid": 80.0 + i} for i, s in enumerate(specs)}  # logged as each run's metrics.json
     out = tmp / "out"
     out.mkdir()
     (out / "report.json").write_text("{}")
@@ -69,16 +63,16 @@ def test_two_consecutive_logs_leave_one_parent(audit_files, store):
     second = tracking.log_audit(report, out, run_dirs, metrics)
     parents, children = _active(store)
     assert [p.info.run_id for p in parents] == [second] and first != second
-    assert len(children) == len(report["runs"])
+    assert len(children) == len(report.runs)
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {second}
     assert parents[0].data.tags[tracking.AUDIT_ID_TAG] == tracking.audit_id(report)
 
 
 def test_another_audit_keeps_its_own_parent(audit_files, store):
     report, out, run_dirs, metrics = audit_files
-    report = {**report, "runs": report["runs"][:2]}  # two runs are enough here
+    report = dataclasses.replace(report, runs=report.runs[:2])  # two runs are enough here
     tracking.log_audit(report, out, run_dirs, metrics)
-    other = {**report, "settings": {**report["settings"], "steps": 3}}
+    other = dataclasses.replace(report, settings=dataclasses.replace(report.settings, steps=3))
     tracking.log_audit(other, out, run_dirs, metrics)
     parents, children = _active(store)
     assert len(parents) == 2 and len(children) == 4
@@ -96,11 +90,11 @@ def test_what_a_user_searches_by(audit_files, store):
                               filter_string="tags.identical_to = 'resnet_all/deterministic-s0-r0'")
     assert [r.info.run_name for r in found] == ["resnet_all/deterministic-s0-r1"]
     child = found[0]
-    assert child.data.tags["final_param_hash"] == report["runs"][0]["final_param_hash"]
+    assert child.data.tags["final_param_hash"] == report.runs[0].final_param_hash
     assert child.data.tags["fingerprint.torch"] and "fingerprint.commit" in child.data.tags  # the run's own
     assert child.data.params["batch_size"] == "8"  # the run's config, one param per field
     history = store.get_metric_history(child.info.run_id, "fid")
-    assert sorted((m.step, m.value) for m in history) == [(1, 101.0), (2, 81.0)]
+    assert sorted((m.step, m.value) for m in history) == [(1, 81.1), (2, 81.0)]  # synthetic_report's checkpoints
     assert child.data.metrics["fid"] == 81.0  # the latest step: the final checkpoint
     artifacts = [a.path for a in store.list_artifacts(child.info.run_id, "samples")]
     assert artifacts == ["samples/samples_step2.png"]
@@ -109,11 +103,10 @@ def test_what_a_user_searches_by(audit_files, store):
 
 
 def test_audit_id_is_what_was_asked():
-    runs = [{"id": "a/x"}, {"id": "a/y"}]
-    base = {"settings": {"variant": "a", "steps": 2, "runs_dir": "/one"}, "runs": runs}
-    moved = {"settings": {"variant": "a", "steps": 2, "runs_dir": "/two"}, "runs": runs}
-    longer = {"settings": {"variant": "a", "steps": 3, "runs_dir": "/one"}, "runs": runs}
-    fewer = {"settings": base["settings"], "runs": runs[:1]}
+    base = synthetic_report(AuditPlan("resnet_all", "resnet_default"), runs_dir="/one")
+    moved = dataclasses.replace(base, settings=dataclasses.replace(base.settings, runs_dir="/two"))
+    longer = dataclasses.replace(base, settings=dataclasses.replace(base.settings, steps=3))
+    fewer = dataclasses.replace(base, runs=base.runs[:1])
     assert tracking.audit_id(base) == tracking.audit_id(moved)
     assert len({tracking.audit_id(r) for r in (base, longer, fewer)}) == 3
 

@@ -303,7 +303,8 @@ def diff_reference(variant: str, reference: str, *, resolution: int = 32, width:
     package = _build(cfg)
     ref_model = reference_model(reference, cfg)
     rows = diff(package, ref_model)
-    out = {"variant": variant, "reference": reference, "resolution": resolution, "width": width, "rows": rows,
+    out = {"variant": variant, "reference": reference, "resolution": resolution, "width": width,
+           "channels": channels, "rows": rows,
            "params": {"package": param_counts(package), "reference": param_counts(ref_model)}}
     if reference == "github":
         all_flags = _build(cfg.replace(flags=RESNET_FLAGS))
@@ -332,6 +333,48 @@ def format_rows(rows: list[dict[str, Any]], label_a: str, label_b: str) -> str:
 UNLISTED_TITLE = "differences the paper did not list"
 LISTED_TITLE = "differences the paper lists (its six flags)"
 
+
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def _g(x: Any) -> str:
+    return "-" if x is None else f"{x:.3g}"
+
+
+def format_markdown(title: str, result: dict[str, Any]) -> list[str]:
+    """Markdown lines for one result of :func:`diff_variants` or :func:`diff_reference` (or
+    ``{"error": ...}``): where it was built (resolution, channels, width), the parameter counts,
+    the conformance of outputs, and the differences; against the SNGAN code, the differences the
+    paper lists and, in their own section, those it did not list."""
+    out = [f"### {title}", ""]
+    if "error" in result:
+        return out + [f"Not comparable: {result['error']}.", ""]
+    rows = result.get("rows", [])
+    at = (f"{result['resolution']}x{result['resolution']}x{result.get('channels', '(channels not recorded)')}, "
+          f"width {_g(result.get('width'))}")
+    params = "; ".join(f"{side}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items())
+                       for side, counts in result.get("params", {}).items())
+    out += [f"Built at {at}. {len(rows)} structural difference(s). Parameters at {at}: {params}.", ""]
+    if "conformance" in result:
+        c = result["conformance"]
+        out += [f"Same structure; with weights transplanted (float64, width {_g(c.get('width'))}) the outputs "
+                f"differ by at most {_g(c['generator_max_abs_diff'])} (generator, outputs up to "
+                f"{_g(c.get('generator_max_abs'))}) and {_g(c['discriminator_max_abs_diff'])} (discriminator, "
+                f"logits up to {_g(c.get('discriminator_max_abs'))}).", ""]
+    label = f"{result.get('a', result.get('variant'))} -> {result.get('b', result.get('reference'))}"
+    sections = ([(LISTED_TITLE, result["listed"]), (UNLISTED_TITLE, result["unlisted"])] if "unlisted" in result
+                else [(None, rows)])
+    for heading, section_rows in sections:
+        if heading:
+            out += [f"#### {heading}", ""]
+        if section_rows:
+            out += [_md_table(["difference", label], [[r["kind"], r["what"]] for r in section_rows]), ""]
+        elif heading:
+            out += ["None.", ""]
+    return out
+
 __all__ = ["describe", "diff", "param_counts", "diff_variants", "reference_model", "conformance", "diff_reference",
            "format_rows", "swap_sides", "randomize_weights", "what_text", "reference_resolutions", "REFERENCES",
-           "KINDS", "UNLISTED_TITLE", "LISTED_TITLE"]
+           "KINDS", "UNLISTED_TITLE", "LISTED_TITLE", "format_markdown"]

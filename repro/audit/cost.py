@@ -16,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from repro import rundir
+from repro.audit.schema import Cost, Interleaved, RunRow
 from repro.determinism import execution_mode
 from repro.errors import InputError
 from repro.train.loop import Diverged, Trainer, timed_step
@@ -33,31 +34,26 @@ def step_times(run_dir: str | Path) -> list[float]:
     return [r["step_time_s"] for r in rows[WARMUP_STEPS:]]
 
 
-def cost(runs: list[dict[str, Any]], run_dirs: dict[str, Path], variant: str, seed: int) -> dict[str, Any]:
-    """Median step time per mode, spread, ratio and total wall time per mode.
+def cost(runs: list[RunRow], run_dirs: dict[str, Path], variant: str, seed: int,
+         interleaved: Interleaved | None = None) -> Cost:
+    """Median step time per mode, spread, ratio and total wall time per mode, beside the
+    ``interleaved`` measurement.
 
     Pooled over the variant's unperturbed replicates of the main ``seed`` only, so that both
     modes count the same runs (extra-seed runs are deterministic and would tilt the wall times).
     """
-    out: dict[str, Any] = {}
-    for mode, key in (("deterministic", "det"), ("nondeterministic", "nondet")):
-        rows = [r for r in runs if r["variant"] == variant and r["mode"] == mode and r["perturb"] is None
-                and r["seed"] == seed and r["status"] in ("completed", "diverged")]
-        times = [t for r in rows for t in step_times(run_dirs[r["id"]])]
-        if times:
-            q1, q3 = np.percentile(times, [25, 75])
-            out[f"{key}_median_step_s"] = statistics.median(times)
-            out[f"{key}_iqr_s"] = [float(q1), float(q3)]
-        else:
-            out[f"{key}_median_step_s"] = None
-            out[f"{key}_iqr_s"] = None
-        out[f"{key}_wall_s"] = sum(r.get("wall_time_s") or 0.0 for r in rows)
-        out[f"{key}_steps_timed"] = len(times)
-    if out["det_median_step_s"] and out["nondet_median_step_s"]:
-        out["ratio"] = out["det_median_step_s"] / out["nondet_median_step_s"]
-    else:
-        out["ratio"] = None
-    return out
+    per_mode = {}
+    for mode in MODES:
+        rows = [r for r in runs if r.variant == variant and r.mode == mode and r.perturb is None
+                and r.seed == seed and r.status in ("completed", "diverged")]
+        times = [t for r in rows for t in step_times(run_dirs[r.id])]
+        iqr = [float(q) for q in np.percentile(times, [25, 75])] if times else None
+        per_mode[mode] = (statistics.median(times) if times else None, iqr,
+                          sum(r.wall_time_s or 0.0 for r in rows), len(times))
+    (det, det_iqr, det_wall, det_n), (nondet, nondet_iqr, nondet_wall, nondet_n) = per_mode.values()
+    return Cost(ratio=det / nondet if det and nondet else None, det_median_step_s=det, nondet_median_step_s=nondet,
+                det_iqr_s=det_iqr, nondet_iqr_s=nondet_iqr, det_wall_s=det_wall, nondet_wall_s=nondet_wall,
+                det_steps_timed=det_n, nondet_steps_timed=nondet_n, interleaved=interleaved)
 
 
 def ratio_interval(det: list[float], nondet: list[float], *, n_boot: int = N_BOOT,

@@ -7,18 +7,20 @@ order whatever order the runs finish in.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import Counter as _Tally
 from pathlib import Path
 from typing import Any, Callable
 
 from repro import io, rundir
-from repro.audit import report as report_mod
 from repro.audit import reuse
-from repro.audit.plan import RunSpec, plan
+from repro.audit.plan import RunSpec
+from repro.audit.schema import CheckpointScore, RunRow
+from repro.audit.spec import AuditSpec
 from repro.config import TrainConfig
 from repro.errors import InputError
-from repro.executor import EvalTask, Executor, TrainTask, describe, plan_cost, with_threads
+from repro.executor import EvalTask, Executor, TrainTask, describe, plan_cost
 from repro.executor.progress import Counter
 from repro.train import train
 
@@ -33,7 +35,7 @@ def train_and_evaluate(specs: list[RunSpec], configs: dict[str, TrainConfig], ru
                        executor: Executor, force: bool, train_missing: bool, runs_dir: Path,
                        evals_dir: Path | None, expected: reuse.EvalSettings, progress: bool,
                        callbacks: dict[str, Callable] | None = None
-                       ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any] | None]]:
+                       ) -> tuple[list[RunRow], dict[str, dict[str, Any] | None]]:
     """Train what is missing, evaluate what has no usable metrics. Returns one report row per spec
     and each run's metrics by id (None for a run without a score)."""
     n = len(specs)
@@ -93,44 +95,45 @@ def train_and_evaluate(specs: list[RunSpec], configs: dict[str, TrainConfig], ru
     finally:
         count.close()
 
-    rows = []
-    for spec in specs:
-        row = report_mod.run_row(spec, records[spec.id], metrics[spec.id])
-        row["executor"] = executor.name
-        row["worker_host"] = (records[spec.id].get("worker") or {}).get("host")
-        rows.append(row)
-    mark_thread_mismatch(rows)
-    return rows, metrics
+    rows = [run_row(spec, records[spec.id], metrics[spec.id], executor.name) for spec in specs]
+    return mark_thread_mismatch(rows), metrics
 
 
-def mark_thread_mismatch(rows: list[dict[str, Any]]) -> str | None:
-    """Set ``threads_differ`` in each row: the run's intra-op thread count differs from the most
-    common count among the audit's unperturbed runs, so its bits (CPU) are not comparable with
-    theirs. The ``threads`` perturbation differs by design and is not flagged. Returns a sentence
-    for the report when some run differs, else None."""
-    counts = _Tally(r.get("threads") for r in rows if r.get("perturb") is None and r.get("threads") is not None)
+def run_row(spec: RunSpec, record: dict[str, Any], metrics: dict[str, Any] | None, executor: str) -> RunRow:
+    """One run of the report: what ``run.json`` says of its training (``record``) and what its
+    evaluation measured (``metrics``, None for a run without a score)."""
+    m = metrics or {}
+    worker = record.get("worker") or {}
+    return RunRow(
+        id=spec.id, variant=spec.variant, mode=spec.mode, seed=spec.seed, replicate=spec.replicate,
+        perturb=spec.perturb, status=record.get("status"), steps_completed=record.get("steps_completed"),
+        diverged_step=record.get("diverged_step"), final_param_hash=record.get("final_param_hash"),
+        median_step_time_s=record.get("median_step_time_s"), wall_time_s=record.get("wall_time_s"),
+        threads=(record.get("execution") or {}).get("threads"), device=record.get("device"),
+        fid=m.get("fid"), fid_eval_values=m.get("fid_eval_values"), fid_eval_std=m.get("fid_eval_std"),
+        fid_ci_low=m.get("fid_ci_low"), fid_ci_high=m.get("fid_ci_high"), fid_boot_std=m.get("fid_boot_std"),
+        fid_boot_bias=m.get("fid_boot_bias"), fid_min=m.get("fid_min"), fid_min_step=m.get("fid_min_step"),
+        is_mean=m.get("is_mean"), is_std=m.get("is_std"), kid_mean=m.get("kid_mean"), kid_std=m.get("kid_std"),
+        n_fake=m.get("n_fake"), checkpoints=[CheckpointScore(**c) for c in m.get("fid_by_step", [])],
+        executor=executor, worker_host=worker.get("host"), worker_pid=worker.get("pid"))
+
+
+def mark_thread_mismatch(rows: list[RunRow]) -> list[RunRow]:
+    """The rows with ``threads_differ`` set where a run's intra-op thread count differs from the
+    most common count among the audit's unperturbed runs, so its bits (CPU) are not comparable
+    with theirs. The ``threads`` perturbation differs by design and is not flagged."""
+    counts = _Tally(r.threads for r in rows if r.perturb is None and r.threads is not None)
     common = counts.most_common(1)[0][0] if counts else None
-    odd = []
-    for r in rows:
-        r["threads_differ"] = bool(r.get("perturb") is None and r.get("threads") is not None
-                                   and common is not None and r["threads"] != common)
-        if r["threads_differ"]:
-            odd.append(f"{r['id']} ({r['threads']})")
-    if not odd:
-        return None
-    return (f"runs compared at different intra-op thread counts: most ran with {common} thread(s), "
-            f"{', '.join(odd)}; CPU results depend on the thread count, so these pairs are not bit-comparable")
+    return [dataclasses.replace(r, threads_differ=bool(r.perturb is None and r.threads is not None
+                                                       and common is not None and r.threads != common))
+            for r in rows]
 
 
-def plan_only(variant: str, *, baseline_variant: str, replicates: int, extra_seeds: tuple[int, ...],
-              perturb: tuple[str, ...], overrides: dict[str, Any], runs_dir: Path, threads: int | None,
-              step_time_s: float | None = None, workers: tuple[int, ...] = ()) -> str:
+def plan_only(spec: AuditSpec, *, step_time_s: float | None = None, workers: tuple[int, ...] = ()) -> str:
     """The audit's plan and its cost model (:mod:`repro.executor.plan_cost`) as text; trains nothing."""
-    overrides = dict(overrides)
-    seed = int(overrides.pop("seed", 0))
-    specs = plan(variant, baseline_variant, replicates=replicates, seed=seed, extra_seeds=tuple(extra_seeds),
-                 perturb=tuple(perturb))
-    runs = [(s.id, with_threads(s.config(overrides), threads)) for s in specs]
-    costs = plan_cost.run_costs(runs, step_time_s=step_time_s, run_dirs={s.id: s.run_dir(runs_dir) for s in specs})
+    configs = spec.configs()
+    runs = list(configs.items())
+    costs = plan_cost.run_costs(runs, step_time_s=step_time_s,
+                                run_dirs={s.id: s.run_dir(spec.runs_path) for s in spec.runs()})
     model = plan_cost.cost_model(costs, workers=tuple(plan_cost.DEFAULT_WORKERS) + tuple(workers))
     return plan_cost.format_plan(costs, model)

@@ -22,27 +22,20 @@ from __future__ import annotations
 
 import csv
 import io as _io
-import re
 import statistics
 from pathlib import Path
-from typing import Any
 
 from repro import io
+from repro.audit.schema import Report, RunRow
 
-_FID_STEP = re.compile(r"^fid_step_(\d+)$")
 MODES = ("deterministic", "nondeterministic")
 FID_SAME_SEED = ("deterministic", "nondeterministic", "threads")
 FID_SEEDS = ("seed_mean", "seed_min", "seed_max")
 
 
-def fid_by_step(metrics: dict[str, Any] | None) -> dict[int, float]:
-    """``{step: FID}`` from a run's metrics (``fid_step_<N>`` keys of ``repro evaluate --all-checkpoints``)."""
-    out = {}
-    for key, value in (metrics or {}).items():
-        m = _FID_STEP.match(key)
-        if m and isinstance(value, (int, float)):
-            out[int(m.group(1))] = float(value)
-    return dict(sorted(out.items()))
+def fid_by_step(row: RunRow) -> dict[int, float]:
+    """``{step: FID}`` of a run's checkpoints (evaluation seed 0)."""
+    return {c.step: c.fid for c in sorted(row.checkpoints, key=lambda c: c.step)}
 
 
 def _csv(columns: dict[str, dict[int, float]]) -> str:
@@ -55,11 +48,11 @@ def _csv(columns: dict[str, dict[int, float]]) -> str:
     return buf.getvalue()
 
 
-def divergence_columns(report: dict[str, Any], variant: str) -> dict[str, dict[int, float]]:
+def divergence_columns(report: Report, variant: str) -> dict[str, dict[int, float]]:
     cols: dict[str, dict[int, float]] = {}
-    for p in (p for p in report["pairs"] if p["variant"] == variant):
-        name = p["kind"] if p["kind"] not in cols else f"{p['kind']} {_suffix(p['b'])}"  # the first is r0 vs r1
-        cols[name] = {int(s): float(v) for s, v in p["rel_l2"] if v is not None}
+    for p in (p for p in report.pairs if p.variant == variant):
+        name = p.kind if p.kind not in cols else f"{p.kind} {_suffix(p.b)}"  # the first is r0 vs r1
+        cols[name] = {int(s): float(v) for s, v in p.rel_l2 if v is not None}
     return cols
 
 
@@ -74,22 +67,19 @@ def loss_columns(traces: dict[str, list[dict]], variant: str, key: str) -> dict[
             for mode in MODES}
 
 
-def fid_columns(report: dict[str, Any], variant: str,
-                fids: dict[str, dict[int, float]]) -> dict[str, dict[int, float]]:
-    """``fids`` maps a run id to ``{step: FID}`` (:func:`fid_by_step`)."""
-    seed = report["settings"]["seed"]
-    runs = [r for r in report["runs"] if r["variant"] == variant]
+def fid_columns(report: Report, variant: str) -> dict[str, dict[int, float]]:
+    seed = report.settings.seed
+    runs = report.runs_of(variant)
 
     def find(mode: str, perturb: str | None) -> dict[int, float]:
         for r in runs:
-            if r["mode"] == mode and r["seed"] == seed and r["replicate"] == 0 and r.get("perturb") == perturb:
-                return fids.get(r["id"], {})
+            if r.mode == mode and r.seed == seed and r.replicate == 0 and r.perturb == perturb:
+                return fid_by_step(r)
         return {}
 
     cols = {"deterministic": find("deterministic", None), "nondeterministic": find("nondeterministic", None),
             "threads": find("deterministic", "threads")}
-    per_seed = [fids.get(r["id"], {}) for r in runs
-                if r["mode"] == "deterministic" and r["replicate"] == 0 and r.get("perturb") is None]
+    per_seed = [fid_by_step(r) for r in runs if r.mode == "deterministic" and r.replicate == 0 and r.perturb is None]
     steps = sorted({s for f in per_seed for s in f})
     complete = {s: [f[s] for f in per_seed] for s in steps if all(s in f for f in per_seed)}
     cols["seed_mean"] = {s: statistics.fmean(v) for s, v in complete.items()}
@@ -98,20 +88,16 @@ def fid_columns(report: dict[str, Any], variant: str,
     return cols
 
 
-def write_plot_data(report: dict[str, Any], out_dir: str | Path, traces: dict[str, list[dict]],
-                    metrics: dict[str, dict[str, Any] | None]) -> list[Path]:
+def write_plot_data(report: Report, out_dir: str | Path, traces: dict[str, list[dict]]) -> list[Path]:
     """Write ``out_dir/plots/<variant>/{divergence,d_loss,g_loss,fid}.csv`` for every variant of
-    ``report``, each atomically; return the paths. ``metrics`` maps a run id to its metrics
-    (``repro evaluate --all-checkpoints``), ``traces`` as for :func:`loss_columns`."""
-    fids = {run_id: fid_by_step(m) for run_id, m in metrics.items()}
-    variants = list(dict.fromkeys(r["variant"] for r in report["runs"]))
+    ``report``, each atomically; return the paths. ``traces`` as for :func:`loss_columns`."""
     written = []
-    for v in variants:
+    for v in report.plan.variants:
         folder = Path(out_dir) / "plots" / v
         for name, cols in (("divergence", divergence_columns(report, v)),
                            ("d_loss", loss_columns(traces, v, "d_loss")),
                            ("g_loss", loss_columns(traces, v, "g_loss")),
-                           ("fid", fid_columns(report, v, fids))):
+                           ("fid", fid_columns(report, v))):
             path = folder / f"{name}.csv"
             io.write_text(path, _csv(cols))
             written.append(path)

@@ -11,7 +11,10 @@ from typing import Any
 
 from repro import fingerprint, hashing, io, rundir
 from repro.audit import cost as cost_mod
+from repro.audit import schema
 from repro.audit.plan import RunSpec
+from repro.audit.schema import Interleaved, from_dict
+from repro.audit.spec import Evaluation
 from repro.config import TrainConfig, diff, to_dict
 from repro.errors import InputError
 from repro.metrics.evaluate import METRICS_SCHEMA, default_extractor
@@ -43,7 +46,7 @@ def run_action(spec: RunSpec, run_dir: Path, cfg: TrainConfig, force: bool) -> t
     return "resume", f"resuming from step {steps[-1]}" if steps else "training (no checkpoint to resume from)"
 
 
-def interleaved_cost(previous_report: Path, variant: str, cfg: TrainConfig, pairs: int, fp: dict) -> dict[str, Any]:
+def interleaved_cost(previous_report: Path, variant: str, cfg: TrainConfig, pairs: int, fp: dict) -> Interleaved:
     """The interleaved cost measurement of ``variant`` (:func:`repro.audit.cost.interleaved`).
 
     Reused from the audit's previous ``report.json`` when it was measured on the same config, pair
@@ -55,13 +58,14 @@ def interleaved_cost(previous_report: Path, variant: str, cfg: TrainConfig, pair
               "environment": fingerprint.summary(fp)}
     key = hashlib.sha256(json.dumps(wanted, sort_keys=True).encode()).hexdigest()
     try:
-        old = io.read_json(previous_report, "audit report")["cost"][variant]["interleaved"]
-        if old.get("key") == key:
+        previous = schema.report_from_dict(io.read_json(previous_report, "audit report"))
+        old = previous.cost[variant].interleaved
+        if old is not None and old.key == key:
             return old
-    except (ValueError, KeyError, TypeError, AttributeError):
-        pass  # no previous report, or one without this measurement
+    except (ValueError, KeyError):
+        pass  # no previous report, one of another layout, or one without this measurement
     log.info(f"measuring the cost of determinism of {variant}: {pairs} interleaved step pairs")
-    return {**cost_mod.interleaved(cfg, pairs=pairs), "key": key}
+    return from_dict(Interleaved, {**cost_mod.interleaved(cfg, pairs=pairs), "key": key})
 
 
 class EvalSettings:
@@ -70,6 +74,10 @@ class EvalSettings:
     def __init__(self, extractor: str, weights: str | None, num_samples: int | None, eval_seeds: int):
         self.extractor, self.weights, self.num_samples, self.eval_seeds = extractor, weights, num_samples, eval_seeds
         self._sha: dict[str, str] = {}
+
+    @classmethod
+    def of(cls, evaluation: Evaluation) -> "EvalSettings":
+        return cls(evaluation.extractor, evaluation.extractor_weights, evaluation.num_samples, evaluation.eval_seeds)
 
     def name(self, dataset: str) -> str:
         return default_extractor(dataset) if self.extractor == "auto" else self.extractor
@@ -110,6 +118,6 @@ class EvalSettings:
             out.append(f"eval_seeds {metrics.get('eval_seeds', 'not recorded')}, asked {self.eval_seeds}")
         if metrics.get("eval_seed", 0) != 0:
             out.append(f"eval_seed {metrics.get('eval_seed')}, the audit uses 0")
-        if "fid_min" not in metrics:
-            out.append("no FID over every checkpoint (fid_min)")
+        if "fid_min" not in metrics or "fid_by_step" not in metrics:
+            out.append("no FID of every checkpoint (fid_by_step, fid_min)")
         return out

@@ -1,40 +1,51 @@
-"""The typed contract between the audit's stages: the run row, the audit plan, the report, the baseline.
+"""The typed contract between the audit's stages: the run row, the pair, the noise, the
+comparison, the cost, the report and the baseline.
 
-One module, versioned: the audit writes these shapes, and the gate, MLflow tracking, report
-rendering and the DVC run list (through :class:`repro.audit.plan.AuditPlan`) read them. Each
-record is a frozen dataclass whose fields say the types; :func:`validate` checks a JSON dict
-against one (missing keys, wrong types) and names the path of the first problem. Records may
-carry more keys than they type (a report keeps its archdiff tables and figures' data); what is
-typed is what other stages read.
+Every record is a frozen dataclass. Code builds them, passes them and reads their attributes;
+JSON exists only at the file boundary: :func:`to_dict` writes a record as plain JSON types and
+:func:`from_dict` reads one back, checking every field's type on the way (missing keys, wrong
+types, unknown keys) and naming the path of the first problems. Fields with a default may be
+absent from a file (a later minor addition); anything else missing is an error.
 
-Versions: ``repro.audit/2`` (seeds as the unit of evidence, nested noise, ``comparison`` as in
-:class:`Comparison`) replaced ``repro.audit/1``; ``repro.baseline/2`` replaced ``repro.baseline/1``.
-An older file gets an error that says to re-run the audit or refresh the baseline.
+Versions: ``repro.audit/3`` (this module) replaced ``repro.audit/2`` (per-checkpoint FIDs as a
+list of records, worker PIDs, typed settings) and ``repro.audit/1``; ``repro report --upgrade``
+converts older reports (:mod:`repro.audit.upgrade`). Baselines: ``repro.baseline/2``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from repro.audit.plan import AuditPlan
 from repro.errors import SchemaError
+from repro.records import from_dict, to_dict
+from repro.stats.comparison import VERDICTS
+from repro.stats.comparison import Comparison as SeedComparison
 
-REPORT_SCHEMA = "repro.audit/2"
+REPORT_SCHEMA = "repro.audit/3"
 BASELINE_SCHEMA = "repro.baseline/2"
-PLAN_SCHEMA = "repro.plan/1"
-OLDER = {"repro.audit/1": "an audit report of an older repro: re-run the audit",
+OLDER = {"repro.audit/1": "an audit report of an older repro: convert it with `repro report --upgrade`",
+         "repro.audit/2": "an audit report of an older repro: convert it with `repro report --upgrade`",
          "repro.baseline/1": "a baseline of an older repro: refresh it with `repro gate --update`"}
 RUN_STATUSES = ("completed", "diverged", "failed")
-VERDICTS = ("real difference", "within noise", "inconclusive")
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class CheckpointScore:
+    """The FID (evaluation seed 0) of one checkpoint of a run."""
+
+    step: int
+    fid: float
+    is_mean: float | None = None
 
 
 @dataclass(frozen=True)
 class RunRow:
-    """One training run of an audit, with its evaluation (``report.json``'s ``runs[]``)."""
+    """One training run of an audit, with its evaluation (``runs[]``)."""
 
     id: str
     variant: str
@@ -56,27 +67,78 @@ class RunRow:
     fid_ci_low: float | None  # basic bootstrap interval over generated and real samples
     fid_ci_high: float | None
     fid_boot_std: float | None
-    fid_min: float | None  # minimum over checkpoints (compare_gan's number)
-    fid_min_step: int | None
-    is_mean: float | None
-    kid_mean: float | None
+    fid_boot_bias: float | None = None
+    fid_min: float | None = None  # minimum over checkpoints (compare_gan's number)
+    fid_min_step: int | None = None
+    is_mean: float | None = None
+    is_std: float | None = None
+    kid_mean: float | None = None
+    kid_std: float | None = None
+    n_fake: int | None = None
+    checkpoints: list[CheckpointScore] = field(default_factory=list)
+    executor: str | None = None
+    worker_host: str | None = None
+    worker_pid: int | None = None
+    threads_differ: bool = False
+
+    @property
+    def fid_mean_over_eval_seeds(self) -> float | None:
+        """The value a comparison uses for this run: FID averaged over its evaluation seeds."""
+        values = self.fid_eval_values or ([self.fid] if self.fid is not None else [])
+        return sum(values) / len(values) if values else None
+
+    @property
+    def usable(self) -> bool:
+        """Completed and scored: a run that can stand as evidence."""
+        return self.status == "completed" and self.fid is not None
 
 
 @dataclass(frozen=True)
 class PairRow:
-    """Two runs compared bit for bit (``pairs[]``; more keys come from :mod:`repro.audit.divergence`)."""
+    """Two runs of one seed compared bit for bit (``pairs[]``, :mod:`repro.audit.divergence`)."""
 
     variant: str
     kind: str
     a: str
     b: str
     identical: bool
+    evidence: str
     first_divergent_step: int | None
+    checkpoint_step: int | None
+    first_divergent_tensors: list[str]
+    n_divergent_tensors: int
+    traced_steps_compared: int
+    rel_l2: list[list[float]]  # [[step, ||a - b|| / ||a||], ...] at every common checkpoint
+    fid_a: float | None
+    fid_b: float | None
+    localization: dict[str, Any] | None = None  # repro.localize's result, for a pair that is not identical
+
+
+@dataclass(frozen=True)
+class NoiseComponent:
+    std: float | None
+    ci_low: float | None
+    ci_high: float | None
+    df: float | None
+    note: str
+    pct: float | None
+
+
+@dataclass(frozen=True)
+class Selection:
+    """How much the minimum over checkpoints lowers FID against the final one, per seed."""
+
+    n_seeds: int
+    mean_drop: float | None
+    ci_low: float | None
+    ci_high: float | None
+    drops: list[float]
+    rule: str = ""
 
 
 @dataclass(frozen=True)
 class Noise:
-    """A variant's FID noise (``variance[variant]``; see :func:`repro.audit.variance.decompose`)."""
+    """A variant's FID noise (``variance[variant]``; :func:`repro.audit.variance.decompose`)."""
 
     fid_mean: float | None
     noise_std: float | None
@@ -84,40 +146,99 @@ class Noise:
     nondet_std: float | None
     seed_std: float | None
     n_seeds: int
+    n_runs: int
+    per_seed: str
+    per_seed_source: str = ""
+    seeds: list[int] = field(default_factory=list)
+    seed_values: list[float] = field(default_factory=list)
+    n_distinct_runs: int | None = None
+    identical_groups: list[list[str]] = field(default_factory=list)
+    eval_values_per_run: int = 1
+    components: dict[str, NoiseComponent] = field(default_factory=dict)
+    noise_pct: float | None = None
+    noise_basis: str = ""
+    boot_std: float | None = None
+    boot_pct: float | None = None
+    method: str = ""
+    threads_fid_delta: float | None = None
+    threads_note: str = ""
+    selection: Selection | None = None
+    note: str = ""
 
 
 @dataclass(frozen=True)
-class Comparison:
-    """The variant-vs-baseline verdict (``comparison``; :class:`repro.stats.Comparison` plus its evidence)."""
+class Comparison(SeedComparison):
+    """The variant-vs-baseline verdict: :class:`repro.stats.Comparison` (the one rule) plus the
+    evidence it was computed from."""
 
-    variant: str
-    baseline_variant: str
-    diff: float | None
-    ci_low: float | None
-    ci_high: float | None
-    p_value: float | None
-    n_seeds_variant: int
-    n_seeds_baseline: int
-    seeds_needed: int | None
-    min_effect: float | None
-    verdict: str
-    reason: str
-    method: str
-    per_seed: str
+    per_seed: str = "deterministic"
+    per_seed_source: str = ""
+    seeds_variant: list[int] = field(default_factory=list)
+    seeds_baseline: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class Interleaved:
+    """The cost measurement the gate checks (:func:`repro.audit.cost.interleaved`)."""
+
     ratio: float | None
     ci_low: float | None
     ci_high: float | None
     pairs: int
+    confidence: float = 0.95
+    det_median_step_s: float | None = None
+    nondet_median_step_s: float | None = None
+    warmup: int = 0
+    order: str = ""
+    device: str = ""
+    diverged: str | None = None
+    key: str = ""  # what it was measured on (config, pairs, environment): reused only for the same key
 
 
 @dataclass(frozen=True)
 class Cost:
+    """The cost of determinism of one variant (``cost[variant]``, :mod:`repro.audit.cost`)."""
+
     ratio: float | None
-    interleaved: Interleaved | None
+    det_median_step_s: float | None
+    nondet_median_step_s: float | None
+    det_iqr_s: list[float] | None = None
+    nondet_iqr_s: list[float] | None = None
+    det_wall_s: float = 0.0
+    nondet_wall_s: float = 0.0
+    det_steps_timed: int = 0
+    nondet_steps_timed: int = 0
+    interleaved: Interleaved | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the audit asked for and what its runs were (``settings``)."""
+
+    variant: str
+    baseline_variant: str
+    replicates: int
+    seed: int
+    seeds: list[int]
+    extra_seeds: list[int]
+    perturb: list[str]
+    steps: int
+    dataset: str
+    resolution: int
+    width: float
+    batch_size: int
+    overrides: dict[str, Any]
+    eval_seeds: int
+    runs_dir: str
+    trace_every: int
+    checkpoint_every: int
+    cost_pairs: int
+    min_effect: float | None
+    per_seed: str
+    channels: int = 1
+    extractor: str = "auto"
+    num_samples: int | None = None
+    isolation: str = "in-process"
 
 
 @dataclass(frozen=True)
@@ -128,15 +249,27 @@ class Report:
     created: str
     command: str
     commit: str | None
-    fingerprint: dict[str, Any]
-    fingerprint_summary: dict[str, Any]
-    plan: dict[str, Any]
-    settings: dict[str, Any]
+    fingerprint: dict[str, Any]  # repro.fingerprint.collect(); read through repro.fingerprint
+    fingerprint_summary: dict[str, str]
+    plan: AuditPlan
+    settings: Settings
     runs: list[RunRow]
     pairs: list[PairRow]
     variance: dict[str, Noise]
     comparison: Comparison
     cost: dict[str, Cost]
+    archdiff: dict[str, Any] = field(default_factory=dict)  # repro.arch.archdiff results, rendered by it
+    mlflow_run_id: str | None = None
+    upgraded_from: dict[str, Any] | None = None
+
+    def run(self, run_id: str) -> RunRow:
+        for r in self.runs:
+            if r.id == run_id:
+                return r
+        raise KeyError(run_id)
+
+    def runs_of(self, variant: str) -> list[RunRow]:
+        return [r for r in self.runs if r.variant == variant]
 
 
 @dataclass(frozen=True)
@@ -166,82 +299,7 @@ class Baseline:
     source_report: str
 
 
-def _type_ok(value: Any, tp: Any, path: str, errors: list[str]) -> None:
-    origin = typing.get_origin(tp)
-    if tp is Any:
-        return
-    if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(tp)
-        if value is None and type(None) in options:
-            return
-        real = [o for o in options if o is not type(None)]
-        if len(real) == 1:  # X | None: the inner error names the exact path
-            _type_ok(value, real[0], path, errors)
-            return
-        for option in options:
-            if option is type(None):
-                continue
-            trial: list[str] = []
-            _type_ok(value, option, path, trial)
-            if not trial:
-                return
-        errors.append(f"{path} is {value!r:.80}, expected {_name(tp)}")
-        return
-    if dataclasses.is_dataclass(tp):
-        _fields_ok(value, tp, path, errors)
-        return
-    if origin is list:
-        if not isinstance(value, list):
-            errors.append(f"{path} is a {type(value).__name__}, expected a list")
-            return
-        (item,) = typing.get_args(tp)
-        for i, v in enumerate(value):
-            _type_ok(v, item, f"{path}[{i}]", errors)
-        return
-    if origin is dict:
-        if not isinstance(value, dict):
-            errors.append(f"{path} is a {type(value).__name__}, expected an object")
-            return
-        _, item = typing.get_args(tp)
-        for k, v in value.items():
-            _type_ok(v, item, f"{path}[{k!r}]", errors)
-        return
-    if tp is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    elif tp is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    else:
-        ok = isinstance(value, tp)
-    if not ok:
-        errors.append(f"{path} is {value!r:.80}, expected {_name(tp)}")
-
-
-def _name(tp: Any) -> str:
-    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
-
-
-def _fields_ok(value: Any, cls: type, path: str, errors: list[str]) -> None:
-    if not isinstance(value, dict):
-        errors.append(f"{path or 'the file'} is a {type(value).__name__}, expected an object")
-        return
-    hints = typing.get_type_hints(cls)
-    missing = [f.name for f in dataclasses.fields(cls) if f.name not in value]
-    if missing:
-        errors.append(f"{path + ' is ' if path else ''}missing key(s) {', '.join(missing)}")
-        return
-    for f in dataclasses.fields(cls):
-        _type_ok(value[f.name], hints[f.name], f"{path}.{f.name}" if path else f.name, errors)
-
-
-def validate(data: Any, cls: type, source: str) -> dict[str, Any]:
-    """Check ``data`` against record ``cls``; raise :class:`SchemaError` naming ``source`` and the
-    first problems. Returns ``data`` unchanged."""
-    errors: list[str] = []
-    _fields_ok(data, cls, "", errors)
-    if errors:
-        shown = "; ".join(errors[:3]) + (f" (and {len(errors) - 3} more)" if len(errors) > 3 else "")
-        raise SchemaError(f"{source}: {shown}")
-    return data
+# --------------------------------------------------------------------------- files
 
 
 def _check_version(data: Any, expected: str, source: str) -> None:
@@ -256,41 +314,57 @@ def _check_version(data: Any, expected: str, source: str) -> None:
                           + f"; expected {expected!r}")
 
 
-def validate_report(data: Any, source: str = "report") -> dict[str, Any]:
-    """A ``repro.audit/2`` report: version, typed parts, and the rules between them."""
-    _check_version(data, REPORT_SCHEMA, source)
-    validate(data, Report, source)
-    for run in data["runs"]:
-        if run["status"] not in RUN_STATUSES:
-            raise SchemaError(f"{source}: run {run['id']!r} has status {run['status']!r}; valid statuses: "
+def check_report(report: Report, source: str = "report") -> Report:
+    """The rules between a report's parts: statuses and verdict words, and runs exactly the plan's."""
+    for run in report.runs:
+        if run.status not in RUN_STATUSES:
+            raise SchemaError(f"{source}: run {run.id!r} has status {run.status!r}; valid statuses: "
                               f"{', '.join(RUN_STATUSES)}")
-    if data["comparison"]["verdict"] not in VERDICTS:
-        raise SchemaError(f"{source}: comparison.verdict {data['comparison']['verdict']!r} is not one of "
+    if report.comparison.verdict not in VERDICTS:
+        raise SchemaError(f"{source}: comparison.verdict {report.comparison.verdict!r} is not one of "
                           f"{', '.join(VERDICTS)}")
-
-    try:
-        plan = AuditPlan.from_dict(data["plan"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise SchemaError(f"{source}: plan is not a valid audit plan ({exc})") from None
-    ids = [r["id"] for r in data["runs"]]
-    expected = [s.id for s in plan.runs()]
+    ids = [r.id for r in report.runs]
+    expected = [s.id for s in report.plan.runs()]
     if sorted(ids) != sorted(expected):
         extra, missing = sorted(set(ids) - set(expected)), sorted(set(expected) - set(ids))
         raise SchemaError(f"{source}: runs do not match the plan: missing {missing or 'none'}, "
                           f"not in the plan {extra or 'none'}")
+    known = set(ids)
+    ghosts = sorted({x for p in report.pairs for x in (p.a, p.b)} - known)
+    if ghosts:
+        raise SchemaError(f"{source}: pairs name runs that are not in the report: {', '.join(ghosts)}")
+    return report
+
+
+def report_from_dict(data: Any, source: str = "report") -> Report:
+    """A ``repro.audit/3`` report: version, typed parts, and the rules between them."""
+    _check_version(data, REPORT_SCHEMA, source)
+    return check_report(from_dict(Report, data, source), source)
+
+
+def baseline_from_dict(data: Any, source: str = "baseline") -> Baseline:
+    """A ``repro.baseline/2`` file."""
+    _check_version(data, BASELINE_SCHEMA, source)
+    baseline = from_dict(Baseline, data, source)
+    for name, v in baseline.variants.items():
+        if not v.noise_std >= 0 or v.n_seeds < 1:
+            raise SchemaError(f"{source}: variants[{name!r}] needs noise_std >= 0 and n_seeds >= 1")
+    return baseline
+
+
+def validate_report(data: Any, source: str = "report") -> dict[str, Any]:
+    """Check a report dict (:func:`report_from_dict`) and return it unchanged."""
+    report_from_dict(data, source)
     return data
 
 
 def validate_baseline(data: Any, source: str = "baseline") -> dict[str, Any]:
-    """A ``repro.baseline/2`` file."""
-    _check_version(data, BASELINE_SCHEMA, source)
-    validate(data, Baseline, source)
-    for name, v in data["variants"].items():
-        if not v["noise_std"] >= 0 or v["noise_std"] != v["noise_std"] or v["n_seeds"] < 1:
-            raise SchemaError(f"{source}: variants[{name!r}] needs noise_std >= 0 and n_seeds >= 1")
+    """Check a baseline dict (:func:`baseline_from_dict`) and return it unchanged."""
+    baseline_from_dict(data, source)
     return data
 
 
-__all__ = ["REPORT_SCHEMA", "BASELINE_SCHEMA", "PLAN_SCHEMA", "RUN_STATUSES", "VERDICTS", "SchemaError", "RunRow",
-           "PairRow", "Noise", "Comparison", "Interleaved", "Cost", "Report", "BaselineVariant", "Baseline",
-           "validate", "validate_report", "validate_baseline"]
+__all__ = ["REPORT_SCHEMA", "BASELINE_SCHEMA", "RUN_STATUSES", "VERDICTS", "SchemaError", "CheckpointScore",
+           "RunRow", "PairRow", "NoiseComponent", "Selection", "Noise", "Comparison", "Interleaved", "Cost",
+           "Settings", "Report", "BaselineVariant", "Baseline", "to_dict", "from_dict", "check_report",
+           "report_from_dict", "baseline_from_dict", "validate_report", "validate_baseline"]

@@ -26,7 +26,7 @@ from typing import Any
 
 from repro import fingerprint, io, mlflow_store, rundir
 from repro.audit import figures
-from repro.audit.plotdata import fid_by_step
+from repro.audit.schema import PairRow, Report, RunRow, Settings, to_dict
 from repro.gan.sampling import generate
 from repro.mlflow_store import flat_params
 
@@ -37,10 +37,10 @@ _BATCH = 1000  # MLflow's log_batch limit on metrics per call
 _LOCATION_SETTINGS = ("runs_dir",)
 
 
-def audit_id(report: dict[str, Any]) -> str:
+def audit_id(report: Report) -> str:
     """sha256 (hex, first 16) of the audit's settings (less file locations) and its run ids, in order."""
-    settings = {k: v for k, v in report["settings"].items() if k not in _LOCATION_SETTINGS}
-    ident = {"settings": settings, "runs": [r["id"] for r in report["runs"]]}
+    settings = {k: v for k, v in to_dict(report.settings).items() if k not in _LOCATION_SETTINGS}
+    ident = {"settings": settings, "runs": [r.id for r in report.runs]}
     return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -48,32 +48,33 @@ def _numbers(d: dict[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in d.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
-def parent_params(settings: dict[str, Any]) -> dict[str, str]:
+def parent_params(settings: Settings) -> dict[str, str]:
     """Settings as params; config overrides one param each (``override.<field>``)."""
-    plain = {k: v for k, v in settings.items() if k not in ("config", "overrides")}
-    return {**flat_params(plain), **flat_params(settings.get("overrides") or {}, "override.")}
+    plain = {k: v for k, v in to_dict(settings).items() if k != "overrides"}
+    return {**flat_params(plain), **flat_params(dict(settings.overrides), "override.")}
 
 
-def identical_to(report: dict[str, Any]) -> dict[str, list[str]]:
+def identical_to(report: Report) -> dict[str, list[str]]:
     """Run id -> the runs its pairs found bitwise identical to it (both directions)."""
-    out: dict[str, list[str]] = {r["id"]: [] for r in report["runs"]}
-    for p in report.get("pairs", []):
-        if p.get("identical"):
-            out.setdefault(p["a"], []).append(p["b"])
-            out.setdefault(p["b"], []).append(p["a"])
+    out: dict[str, list[str]] = {r.id: [] for r in report.runs}
+    for p in report.pairs:
+        if p.identical:
+            out.setdefault(p.a, []).append(p.b)
+            out.setdefault(p.b, []).append(p.a)
     return out
 
 
-def fid_series(metrics: dict[str, Any] | None) -> list[tuple[int, float]]:
-    """``[(checkpoint step, FID)]`` from ``fid_step_<N>`` keys (``repro evaluate --all-checkpoints``)."""
-    return list(fid_by_step(metrics).items())
-
-
-def run_tags(row: dict[str, Any], run_dir: Path, identical: list[str]) -> dict[str, str]:
-    tags = {"repro.kind": "train", "variant": row["variant"], "mode": row["mode"], "seed": str(row["seed"]),
-            "replicate": str(row["replicate"]), "perturb": str(row["perturb"]), "status": str(row["status"]),
-            "final_param_hash": str(row.get("final_param_hash")),
-            "identical_to": ",".join(identical) if identical else "none"}
+def run_tags(row: RunRow, run_dir: Path, identical: list[str], pair: PairRow | None = None) -> dict[str, str]:
+    tags = {"repro.kind": "train", "variant": row.variant, "mode": row.mode, "seed": str(row.seed),
+            "replicate": str(row.replicate), "perturb": str(row.perturb), "status": str(row.status),
+            "final_param_hash": str(row.final_param_hash),
+            "identical_to": ",".join(identical) if identical else "none",
+            "worker": f"{row.worker_host}:{row.worker_pid}"}
+    if pair is not None and pair.localization:  # where this run parted ways with its twin
+        culprit = (pair.localization.get("culprit") or {})
+        tags.update({"localized.status": str(pair.localization.get("status")),
+                     "localized.op": str(culprit.get("op")), "localized.module": str(culprit.get("module")),
+                     "localized.phase": str(culprit.get("phase")), "localized.step": str(culprit.get("step"))})
     if (run_dir / rundir.FINGERPRINT).exists():  # the run's own: its threads, its commit
         fp = io.read_json(run_dir / rundir.FINGERPRINT, "run fingerprint")
         tags.update({f"fingerprint.{k}": str(v) for k, v in fingerprint.summary(fp).items()})
@@ -103,55 +104,50 @@ def _delete_with_children(client, experiment_id: str, parent_id: str) -> None:
     client.delete_run(parent_id)
 
 
-def log_audit(report: dict[str, Any], out_dir: Path, run_dirs: dict[str, Path],
+def log_audit(report: Report, out_dir: Path, run_dirs: dict[str, Path],
               metrics: dict[str, dict[str, Any] | None] | None = None) -> str:
     """Log ``report`` and its runs, replacing an earlier record of the same audit; return the parent run id.
 
-    ``metrics`` maps a run id to its metrics (``repro evaluate``); a run missing there is read
-    from ``metrics.json`` in its run directory when present.
+    ``metrics`` maps a run id to its metrics file's content (``repro evaluate``), logged as an
+    artifact; a run missing there is read from ``metrics.json`` in its run directory when present.
     """
     experiment_id = mlflow_store.use_experiment(EXPERIMENT)
     import mlflow  # lazy: seconds to import, and only logging needs it
     from mlflow.entities import Metric
     from mlflow.tracking import MlflowClient
 
-
     client = MlflowClient()
-    s = report["settings"]
+    s = report.settings
     ident = audit_id(report)
-    summary = report.get("fingerprint_summary") or (fingerprint.summary(report["fingerprint"])
-                                                    if "fingerprint" in report else {})
-    tags = {f"fingerprint.{k}": str(v) for k, v in summary.items()}
+    tags = {f"fingerprint.{k}": str(v) for k, v in report.fingerprint_summary.items()}
     identical = identical_to(report)
     metrics = dict(metrics or {})
-    with mlflow.start_run(run_name=f"audit {s['variant']} vs {s['baseline_variant']}") as parent:
-        mlflow.set_tags({"repro.kind": "audit", AUDIT_ID_TAG: ident, "variant": s["variant"],
-                         "baseline_variant": s["baseline_variant"], **tags})
-        verdict = (report.get("comparison") or {}).get("verdict")
-        if verdict is not None:
-            mlflow.set_tag("verdict", str(verdict)[:5000])
+    localized = {p.b: p for p in report.pairs if p.localization}
+    with mlflow.start_run(run_name=f"audit {s.variant} vs {s.baseline_variant}") as parent:
+        mlflow.set_tags({"repro.kind": "audit", AUDIT_ID_TAG: ident, "variant": s.variant,
+                         "baseline_variant": s.baseline_variant, "verdict": report.comparison.verdict, **tags})
         mlflow.log_params(parent_params(s))
-        for variant, v in report.get("variance", {}).items():
-            mlflow.log_metrics({f"{variant}.{k}": x for k, x in _numbers(v).items()})
-        for variant, c in report.get("cost", {}).items():
-            mlflow.log_metrics({f"{variant}.cost_{k}": x for k, x in _numbers(c).items()})
-        for row in report["runs"]:
-            run_dir = Path(run_dirs[row["id"]])
-            run_metrics = metrics.get(row["id"])
+        for variant, v in report.variance.items():
+            mlflow.log_metrics({f"{variant}.{k}": x for k, x in _numbers(to_dict(v)).items()})
+        for variant, c in report.cost.items():
+            mlflow.log_metrics({f"{variant}.cost_{k}": x for k, x in _numbers(to_dict(c)).items()})
+        for row in report.runs:
+            run_dir = Path(run_dirs[row.id])
+            run_metrics = metrics.get(row.id)
             if run_metrics is None and (run_dir / rundir.METRICS).exists():
                 run_metrics = io.read_json(run_dir / rundir.METRICS, "run metrics")
-            with mlflow.start_run(run_name=row["id"], nested=True) as child:
+            with mlflow.start_run(run_name=row.id, nested=True) as child:
                 mlflow.log_params(flat_params(io.read_json(run_dir / rundir.CONFIG)))
-                mlflow.set_tags(run_tags(row, run_dir, identical.get(row["id"], [])))
+                mlflow.set_tags(run_tags(row, run_dir, identical.get(row.id, []), localized.get(row.id)))
                 now = int(time.time() * 1000)
                 points = [Metric(key, float(r[key]), now, int(r["step"]))
                           for r in rundir.read_trace(run_dir) for key in ("d_loss", "g_loss", "step_time_s")
                           if r.get(key) is not None]
-                points += [Metric("fid", fid, now, step) for step, fid in fid_series(run_metrics)]
+                points += [Metric("fid", c.fid, now, c.step) for c in row.checkpoints]
                 for i in range(0, len(points), _BATCH):
                     client.log_batch(child.info.run_id, metrics=points[i:i + _BATCH])
-                skip = ("seed", "replicate") + (("fid",) if any(p.key == "fid" for p in points) else ())
-                mlflow.log_metrics({k: x for k, x in _numbers(row).items() if k not in skip})
+                skip = ("seed", "replicate", "worker_pid") + (("fid",) if row.checkpoints else ())
+                mlflow.log_metrics({k: x for k, x in _numbers(to_dict(row)).items() if k not in skip})
                 for name in (rundir.FINGERPRINT, rundir.RUN):
                     if (run_dir / name).exists():
                         mlflow.log_artifact(str(run_dir / name))
@@ -159,12 +155,14 @@ def log_audit(report: dict[str, Any], out_dir: Path, run_dirs: dict[str, Path],
                     with tempfile.TemporaryDirectory() as tmp:
                         io.write_json(Path(tmp) / rundir.METRICS, run_metrics)
                         mlflow.log_artifact(str(Path(tmp) / rundir.METRICS))
-                if row.get("status") == "completed":
+                if row.status == "completed":
                     with tempfile.TemporaryDirectory() as tmp:
                         grid = _sample_grid(run_dir, Path(tmp))
                         if grid is not None:
                             mlflow.log_artifact(str(grid), artifact_path="samples")
-        for name in ("report.json", "report.md", "metrics.json"):
+        if (Path(out_dir) / "metrics").is_dir():
+            mlflow.log_artifacts(str(Path(out_dir) / "metrics"), artifact_path="metrics")
+        for name in ("report.json", "report.md"):
             if (Path(out_dir) / name).exists():
                 mlflow.log_artifact(str(Path(out_dir) / name))
         if (Path(out_dir) / "figures").is_dir():

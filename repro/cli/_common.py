@@ -44,14 +44,15 @@ class ArgumentParser(argparse.ArgumentParser):
             raise argparse.ArgumentError(action, f"invalid choice: {value!r}{hint} (choose from {', '.join(names)})")
 
 
-def add_config_options(p: argparse.ArgumentParser, *, variant_default: str | None = "resnet_default") -> None:
-    """--variant (required when ``variant_default`` is None), --dataset, --data-root, --seed, --steps, --hparams,
-    --set."""
+def add_config_options(p: argparse.ArgumentParser, *, variant_default: str | None = "resnet_default",
+                       required: bool = True) -> None:
+    """--variant (required when ``variant_default`` is None and ``required``), --dataset, --data-root, --seed,
+    --steps, --hparams, --set."""
     # the dataclass's field defaults, read without building a TrainConfig: validating one imports
     # the model registries and torch, which `repro train --help` does not need
     defaults = SimpleNamespace(**{f.name: f.default for f in dataclasses.fields(TrainConfig)})
     if variant_default is None:
-        p.add_argument("--variant", required=True, help="preset name (repro variants)")
+        p.add_argument("--variant", required=required, help="preset name (repro variants)")
     else:
         p.add_argument("--variant", default=variant_default,
                        help=f"preset name (repro variants); default {variant_default}")

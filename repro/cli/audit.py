@@ -14,7 +14,10 @@ def add_parser(sub) -> None:
                     "runs), evaluate every run, and write OUT/report.json, OUT/report.md, figures and MLflow runs. "
                     "Completed runs are reused; interrupted ones are resumed.",
     )
-    add_config_options(p, variant_default=None)  # --variant (required), --dataset, --seed (default 0), --steps, --set
+    add_config_options(p, variant_default=None, required=False)  # --variant, --dataset, --seed (default 0), --steps, --set
+    p.add_argument("--params", default=None, metavar="PARAMS_YAML",
+                   help="take the plan and run settings from the audit: section of the pipeline's params.yaml "
+                        "(instead of --variant, --seed, --seeds, --steps, --set ...)")
     p.add_argument("--baseline-variant", default="resnet_default", help="preset to compare against")
     p.add_argument("--replicates", type=int, default=2, help="runs per mode with the same seed (>= 2)")
     p.add_argument("--seeds", type=int, nargs="*", default=[],
@@ -47,6 +50,9 @@ def add_parser(sub) -> None:
                         "cluster holds)")
     p.add_argument("--ray-address", default=None, metavar="auto|HOST:PORT",
                    help="join a running Ray cluster (default: start a local Ray instance sized to this machine)")
+    p.add_argument("--isolation", default="in-process", choices=["process", "in-process"],
+                   help="process: every run trains in its own fresh interpreter (how a user reruns: a new process, "
+                        "another worker); in-process: runs share this process (or a worker) one after another")
     p.add_argument("--threads-per-task", type=int, default=None,
                    help="intra-op threads (and CPUs) of a run whose config leaves threads at 0 (default: the "
                         "CPUs divided by --jobs for local processes, 1 for ray, torch's default for one local job)")
@@ -57,48 +63,62 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
-    from repro.audit.run import command_line, run_audit
+def spec_from_args(args):
+    """The :class:`repro.audit.spec.AuditSpec` the options describe (``--params``: the plan and
+    the run settings from the pipeline's params.yaml, the rest from the options)."""
+    from pathlib import Path  # lazy: the command line loads what a command runs
 
-    overrides = overrides_from_args(args)  # no seed given: run_audit uses seed 0
-    if args.jobs is not None and args.jobs < 1:
-        raise InputError(f"invalid --jobs {args.jobs}: must be an integer >= 1")
-    if args.threads_per_task is not None and args.threads_per_task < 1:
-        raise InputError(f"invalid --threads-per-task {args.threads_per_task}: must be an integer >= 1")
+    from repro.audit.plan import AuditPlan
+    from repro.audit.run import command_line
+    from repro.audit.spec import AuditSpec, Evaluation, ExecutorSpec
+    from repro.cli import params as params_cli
+
+    executor = ExecutorSpec(name=args.executor, jobs=args.jobs, ray_address=args.ray_address,
+                            threads_per_task=args.threads_per_task, isolation=args.isolation)
+    where = dict(executor=executor, runs_dir=Path(args.runs_dir) if args.runs_dir else None,
+                 evals_dir=Path(args.evals_dir) if args.evals_dir else None, train_missing=not args.no_train,
+                 force=args.force, use_mlflow=not args.no_mlflow, progress=not args.quiet,
+                 command=command_line(), min_effect=args.min_effect, per_seed=args.per_seed)
+    if args.params:
+        params = params_cli.load(args.params)
+        audit = params.get("audit") if isinstance(params, dict) else None
+        spec = AuditSpec.from_params(audit, out_dir=Path(args.out or f"audits/{(audit or {}).get('variant')}"),
+                                     **where)
+        return spec.replace(evaluation=Evaluation(extractor=args.extractor, extractor_weights=args.extractor_weights,
+                                                  num_samples=args.num_samples,
+                                                  eval_seeds=spec.evaluation.eval_seeds))
+    if args.variant is None:
+        raise InputError("repro audit needs --variant (or --params params.yaml)")
+    overrides = overrides_from_args(args)
+    seed = overrides.pop("seed", 0)
+    plan = AuditPlan(args.variant, args.baseline_variant, args.replicates, seed, tuple(args.seeds),
+                     tuple(args.perturb))
+    return AuditSpec(plan=plan, overrides=overrides, out_dir=Path(args.out or f"audits/{args.variant}"),
+                     evaluation=Evaluation(extractor=args.extractor, extractor_weights=args.extractor_weights,
+                                           num_samples=args.num_samples, eval_seeds=args.eval_seeds), **where)
+
+
+def run(args) -> int:
+    from repro.audit.execute import plan_only  # lazy: the command line loads what a command runs
+    from repro.audit.run import run_audit
+
     if args.step_time is not None and not args.step_time > 0:
         raise InputError(f"invalid --step-time {args.step_time}: must be a number of seconds > 0")
-    if args.ray_address is not None and args.executor != "ray":
-        raise InputError("--ray-address needs --executor ray")
+    spec = spec_from_args(args)
     if args.plan_only:
-        from pathlib import Path
-
-        from repro.audit.execute import plan_only
-        from repro.executor import default_threads
-
-        out = Path(args.out or f"audits/{args.variant}")
-        print(plan_only(args.variant, baseline_variant=args.baseline_variant, replicates=args.replicates,
-                        extra_seeds=tuple(args.seeds), perturb=tuple(args.perturb), overrides=overrides,
-                        runs_dir=Path(args.runs_dir) if args.runs_dir else out / "runs",
-                        threads=default_threads(args.executor, args.jobs, args.threads_per_task),
-                        step_time_s=args.step_time, workers=(args.jobs,) if args.jobs else ()))
+        print(plan_only(spec, step_time_s=args.step_time, workers=(args.jobs,) if args.jobs else ()))
         return 0
-    report = run_audit(
-        args.variant, baseline_variant=args.baseline_variant, replicates=args.replicates,
-        extra_seeds=tuple(args.seeds), perturb=tuple(args.perturb), overrides=overrides,
-        out_dir=args.out or f"audits/{args.variant}", runs_dir=args.runs_dir, evals_dir=args.evals_dir,
-        train_missing=not args.no_train, force=args.force, extractor=args.extractor,
-        extractor_weights=args.extractor_weights, num_samples=args.num_samples, eval_seeds=args.eval_seeds,
-        use_mlflow=not args.no_mlflow, progress=not args.quiet, command=command_line(), min_effect=args.min_effect,
-        per_seed=args.per_seed, executor=args.executor, jobs=args.jobs, ray_address=args.ray_address,
-        threads_per_task=args.threads_per_task)
-    c = report["comparison"]
-    print(f"{c['verdict']}: {c['reason']}")
-    print_json({"det_pairs_identical": all(p["identical"] for p in report["pairs"] if p["kind"] == "deterministic"),
-                "comparison": {k: c.get(k) for k in ("diff", "ci_low", "ci_high", "p_value", "n_seeds_variant",
-                                                     "n_seeds_baseline", "seeds_needed")},
-                "variance": {v: {k: d.get(k) for k in ("fid_mean", "n_seeds", "noise_std", "noise_pct")}
-                             for v, d in report["variance"].items()},
-                "cost_ratio": {v: c["ratio"] for v, c in report["cost"].items()},
-                "cost_interleaved": {v: {k: (c.get("interleaved") or {}).get(k) for k in ("ratio", "ci_low", "ci_high")}
-                                     for v, c in report["cost"].items()}})
+    report = run_audit(spec)
+    c = report.comparison
+    print(f"{c.verdict}: {c.reason}")
+    print_json({"det_pairs_identical": all(p.identical for p in report.pairs if p.kind == "deterministic"),
+                "comparison": {"diff": c.diff, "ci_low": c.ci_low, "ci_high": c.ci_high, "p_value": c.p_value,
+                               "n_seeds_variant": c.n_seeds_variant, "n_seeds_baseline": c.n_seeds_baseline},
+                "variance": {v: {"fid_mean": d.fid_mean, "n_seeds": d.n_seeds, "noise_std": d.noise_std,
+                                 "noise_pct": d.noise_pct} for v, d in report.variance.items()},
+                "cost_ratio": {v: c.ratio for v, c in report.cost.items()},
+                "cost_interleaved": {v: {"ratio": c.interleaved.ratio, "ci_low": c.interleaved.ci_low,
+                                         "ci_high": c.interleaved.ci_high} if c.interleaved else None
+                                     for v, c in report.cost.items()},
+                "report": str(spec.out_dir / "report.md")})
     return 0

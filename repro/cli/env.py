@@ -10,19 +10,24 @@ from repro import fingerprint
 from repro.errors import InputError
 from repro.io import read_json, write_json
 
+# the numerics switches the summary shows (the rest: --json)
+SUMMARY_SWITCHES = ("deterministic_algorithms", "cudnn_deterministic", "cudnn_benchmark", "float32_matmul_precision")
+
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "env",
-        help="print the environment fingerprint as JSON, or diff two fingerprint files",
+        help="summarise the environment fingerprint (--json: all of it), or diff two fingerprint files",
         description=(
-            "Print the environment fingerprint (library versions, torch build, CPU, threads, numerics "
-            "env vars, GPUs via NVML, git commit) as JSON. With --diff A B, print one line per "
+            "Print a short summary of the environment fingerprint (library versions, torch build, CPU, "
+            "threads, GPUs, git commit, and the numerics switches that change bits); --json prints all of it. "
+            "With --diff A B, print one line per "
             "differing dotted key: KEY<TAB>A value<TAB>B value (JSON; <missing> where a key is absent). "
             "Exit 0 whether or not they differ."
         ),
     )
-    parser.add_argument("--out", metavar="FILE", help="also write the fingerprint to FILE (atomically)")
+    parser.add_argument("--json", action="store_true", help="print the whole fingerprint as JSON")
+    parser.add_argument("--out", metavar="FILE", help="also write the whole fingerprint to FILE (atomically)")
     parser.add_argument("--diff", nargs=2, metavar=("A", "B"), help="compare two fingerprint JSON files")
     parser.add_argument(
         "--ignore",
@@ -65,5 +70,16 @@ def run(args: argparse.Namespace) -> int:
     fp = fingerprint.collect()
     if args.out:
         write_json(args.out, fp)
-    print(json.dumps(fp, indent=2, sort_keys=True))
+    if args.json:
+        print(json.dumps(fp, indent=2, sort_keys=True))
+        return 0
+    summary = fingerprint.summary(fp)
+    width = max(map(len, summary))
+    print("\n".join(f"{k.ljust(width)}  {v}" for k, v in summary.items()))
+    switches = {k: v for k, v in (fp.get("numerics") or {}).items() if k in SUMMARY_SWITCHES}
+    env = {k: v for k, v in (fp.get("env") or {}).items() if v is not None}
+    for label, values in (("numerics", switches), ("env", env)):
+        if values:
+            print(f"{label.ljust(width)}  " + ", ".join(f"{k}={v}" for k, v in sorted(values.items())))
+    print(f"(the whole fingerprint: repro env --json; {len(fingerprint.flatten(fp))} fields)")
     return 0

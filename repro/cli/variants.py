@@ -7,7 +7,8 @@ import json
 
 from repro.errors import InputError
 
-COLUMNS = ("variant", "architecture", "loss", "d_norm", "penalty", "flags", "table1", "study")
+COLUMNS = ("variant", "architecture", "loss", "d_norm", "penalty", "flags", "lr", "beta1", "beta2", "n_dis",
+           "penalty_weight", "recipe", "table1", "study")
 
 
 def add_parser(subparsers) -> None:
@@ -58,5 +59,8 @@ def run(args: argparse.Namespace) -> int:
 
         raise InputError(f"no variant name contains {args.filter!r}; valid variants: {presets.PRESETS.names_text()}")
     print(format_rows(table))
-    print(f"({len(table)} variants)")
+    print(f"({len(table)} variants; lr, beta1, beta2, n_dis, penalty_weight are what each variant trains with: "
+          "recipe 'preset' = set by the preset (the ResNet ablation rows: compare_gan's ResNet CIFAR recipe), "
+          "'default' = TrainConfig's defaults (grid rows set only loss, d_norm and penalty); pick another "
+          "Table 1 setting with --hparams NAME)")
     return 0

@@ -97,6 +97,12 @@ def table() -> list[dict[str, Any]]:
         row = overrides(name)
         row["flags"] = ",".join(row.get("flags", ())) or "-"
         preset = PRESETS.get(name)
-        rows.append({"variant": name, **row, "table1": hparams.match(config_for(name)) or "-",
+        cfg = config_for(name)
+        # the optimisation fields every row trains with: the preset's own, or TrainConfig's defaults
+        # for a grid row (which sets only loss, normalization and penalty)
+        recipe = {k: getattr(cfg, k) for k in hparams.FIELDS}
+        row.update(recipe)
+        rows.append({"variant": name, **row, "recipe": "preset" if set(hparams.FIELDS) <= set(overrides(name))
+                     else "default", "table1": hparams.match(cfg) or "-",
                      "study": f"beyond: {preset.beyond}" if preset.beyond else "yes"})
     return rows

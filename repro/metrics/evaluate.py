@@ -44,7 +44,7 @@ from repro.rundir import checkpoint_steps, load_generator, read_run
 
 __all__ = ["DEFAULT_EVAL_SEEDS", "N_BOOT", "SETTINGS_KEYS", "Evaluator", "evaluate_run", "prepare", "settings_sha256"]
 
-METRICS_SCHEMA = 2  # 2: protocol, settings, basic bootstrap over both sides, per-seed FIDs
+METRICS_SCHEMA = 3  # 3: per-checkpoint scores as a list (fid_by_step); 2: protocol, settings, basic bootstrap, per-seed FIDs
 KID_SUBSETS = 100
 KID_SUBSET_SIZE = 1000  # Binkowski et al.; half the smaller set when the sets are not larger
 IS_SPLITS = 10
@@ -152,8 +152,9 @@ def evaluate_run(run_dir: str | Path, *, protocol: str = "auto", extractor: str 
         kid_subsets; the settings in SETTINGS_KEYS and their hash settings_sha256; checkpoint_step;
         run_status (the run's status when scored) and generator_hash (``repro.hashing.state_hash``
         of the scored generator, equal to the combined ``generator.*`` hashes of its checkpoint);
-        with ``all_checkpoints`` also fid_step_<N> per checkpoint, fid_min and fid_min_step
-        (compare_gan's selection: reported beside the final).
+        with ``all_checkpoints`` also ``fid_by_step`` (``[{"step", "fid", "is_mean"}]``, one record
+        per checkpoint, evaluation seed 0), fid_min and fid_min_step (compare_gan's selection:
+        reported beside the final).
 
     Raises:
         ValueError: for a diverged run, a run without checkpoints, or bad options.
@@ -204,19 +205,22 @@ def evaluate_run(run_dir: str | Path, *, protocol: str = "auto", extractor: str 
     }
     metrics["settings_sha256"] = settings_sha256(metrics)
     if all_checkpoints:
-        per_step = {}
+        scores = []
         for step in steps:
             if step == steps[-1]:
-                per_step[step] = fid
-            else:
-                g, _ = load_generator(run_dir, step)
-                per_step[step] = ev.fid_of_features(_generated(ev, g, n_fake, eval_seed)[0])
-            metrics[f"fid_step_{step}"] = per_step[step]
-        best = min(per_step, key=lambda s: (per_step[s], s))
-        metrics["fid_min"], metrics["fid_min_step"] = per_step[best], best
+                scores.append({"step": step, "fid": fid, "is_mean": is_mean})
+                continue
+            g, _ = load_generator(run_dir, step)
+            step_feats, step_logits = _generated(ev, g, n_fake, eval_seed)
+            scores.append({"step": step, "fid": ev.fid_of_features(step_feats),
+                           "is_mean": inception_score(step_logits, splits=min(IS_SPLITS, n_fake), kind="logits")[0]})
+        metrics["fid_by_step"] = scores
+        best = min(scores, key=lambda s: (s["fid"], s["step"]))
+        metrics["fid_min"], metrics["fid_min_step"] = best["fid"], best["step"]
     for key, value in metrics.items():
         for v in value if isinstance(value, list) else [value]:
-            if isinstance(v, float) and not math.isfinite(v):
-                raise InputError(f"metric {key} is not finite ({v}); refusing to write metrics.json")
+            for x in v.values() if isinstance(v, dict) else [v]:
+                if isinstance(x, float) and not math.isfinite(x):
+                    raise InputError(f"metric {key} is not finite ({x}); refusing to write metrics.json")
     write_json(out if out is not None else run_dir / "metrics.json", metrics)
     return metrics
