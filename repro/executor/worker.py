@@ -89,12 +89,17 @@ def run_train(task: TrainTask, probe: tuple[str, str] | None = None, kill: str |
 
 def run_eval(task: EvalTask, probe: tuple[str, str] | None = None, threads: int | None = None) -> dict[str, Any]:
     """Evaluate one task in this process, with the task's environment (``threads``: intra-op threads,
-    set only when given)."""
+    set only when given, and set back afterwards: in the driver's process a later resume compares the
+    thread count it trains at with the run's)."""
     check_probe(probe)
-    if threads:
-        import torch
+    import torch
 
+    previous = torch.get_num_threads()
+    if threads:
         torch.set_num_threads(threads)
-    with runenv.applied(getattr(task, "env", None)):
-        return evaluate_run(task.run_dir, out=task.out, **task.settings)
+    try:
+        with runenv.applied(getattr(task, "env", None)):
+            return evaluate_run(task.run_dir, out=task.out, **task.settings)
+    finally:
+        torch.set_num_threads(previous)
 
