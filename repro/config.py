@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
 from repro import choices, hparams
@@ -19,9 +19,25 @@ from repro.errors import ConfigError
 from repro.registry import check_choice
 
 
+def _execution(default: Any) -> Any:
+    """A field that says how a run executes, never what it computes: changing it leaves every bit of
+    a run (its trace hashes, checkpoints' tensors and final hash) as it was, which
+    ``tests/test_config.py`` checks field by field. A run's identity (:func:`identity_diff`: what a
+    resume, an extension and an audit's reuse compare) leaves these fields out."""
+    return field(default=default, metadata={"execution": True})
+
+
+# the largest run :func:`validate` accepts: a hundred million generator steps is weeks of training
+# even at a millisecond a step, so a larger count is a typo (issue 24: 1e23 steps was accepted)
+MAX_STEPS = 10**8
+MAX_SEED = 2**63 - 1  # torch's generators take a signed 64-bit seed
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    """Every field that determines a training run. Defaults are the embedded CPU demo."""
+    """Every field of a training run: the fields that determine its results (its *identity*) and
+    the execution fields (:func:`_execution`, listed in :data:`EXECUTION_FIELDS`) that do not.
+    Defaults are the embedded CPU demo."""
 
     # --- model (Kurach et al. 2019, Section 3; docs/design.md, "The GAN zoo") ---
     architecture: str = "resnet"  # sndcgan | dcgan | resnet (paper's ResNet CIFAR) | resnet19
@@ -92,8 +108,15 @@ class TrainConfig:
     mode: str = "deterministic"  # deterministic | nondeterministic (see repro.determinism)
     seed: int = 0
     steps: int = 200  # generator steps; each is n_dis discriminator updates then one generator update
-    checkpoint_every: int = 50  # generator steps between checkpoints (and per-tensor hashes)
-    trace_every: int = 10  # generator steps between whole-model hashes in the step trace
+    # --- execution: when to checkpoint and trace (none of these changes a bit of the run) ---
+    checkpoint_every: int = _execution(50)  # generator steps between checkpoints (and per-tensor hashes)
+    trace_every: int = _execution(10)  # generator steps between whole-model hashes in the step trace
+    # minutes of wall time after which a checkpoint is also written between scheduled ones, so that an
+    # interrupt loses at most that much (0 = never); it is a resume point, removed once a newer checkpoint exists
+    checkpoint_minutes: float = _execution(10.0)
+    # scheduled checkpoints kept: the last keep_checkpoints, plus those at checkpoint_every x 1, 2, 4, 8, ...
+    # and the last step (repro.train.checkpoints.kept_steps); 0 keeps every one
+    keep_checkpoints: int = _execution(5)
     threads: int = 0  # intra-op CPU threads; 0 = torch's default for this machine
     device: str = "auto"  # auto (cuda when available, else cpu) | cpu | cuda | cuda:N
 
@@ -103,11 +126,12 @@ class TrainConfig:
     adam_impl: str = "auto"  # auto (torch's pick: loop on CPU, foreach on CUDA) | loop | foreach | fused
     memory_format: str = "contiguous"  # contiguous | channels_last (models and image batches)
     compile: str = "none"  # none | default | reduce-overhead (torch.compile of G and D; the last adds CUDA graphs)
-    sync_every: int = 1  # steps between host reads of the losses; 1 checks every loss before its update
-    trace_async: bool = False  # hash trace states in a background thread (same hashes, off the step's path)
+    sync_every: int = _execution(1)  # steps between host reads of the losses; 1 checks every loss before its update
+    # hash trace states in a background thread (same hashes, off the step's path)
+    trace_async: bool = _execution(False)
     # deterministic mode: torch fills every new tensor with NaN, a guard against reading uninitialised
     # memory; false skips those fills (a correct run keeps its bits; repro.determinism)
-    fill_uninitialized_memory: bool = True
+    fill_uninitialized_memory: bool = _execution(True)
 
     def __post_init__(self) -> None:
         validate(self)
@@ -121,6 +145,11 @@ class TrainConfig:
 
 
 FIELD_NAMES = tuple(f.name for f in fields(TrainConfig))
+# how a run executes (checkpoint and trace cadence, host reads, background hashing, torch's NaN fill):
+# may differ between two sessions of one run and between a run and an audit that reuses it
+EXECUTION_FIELDS = tuple(f.name for f in fields(TrainConfig) if f.metadata.get("execution"))
+# what determines a run's results: every other field
+IDENTITY_FIELDS = tuple(name for name in FIELD_NAMES if name not in EXECUTION_FIELDS)
 
 _POSITIVE_INT = ("resolution", "channels", "z_dim", "n_dis", "batch_size", "steps", "checkpoint_every", "trace_every",
                  "sync_every")
@@ -176,8 +205,15 @@ def validate(cfg: TrainConfig) -> None:
             _fail(name, value, "must lie in [0, 1]")
     if not isinstance(cfg.penalty_weight, (int, float)) or not math.isfinite(cfg.penalty_weight) or cfg.penalty_weight < 0:
         _fail("penalty_weight", cfg.penalty_weight, "must be a finite number >= 0")
-    if not isinstance(cfg.seed, int) or isinstance(cfg.seed, bool) or cfg.seed < 0:
-        _fail("seed", cfg.seed, "must be an integer >= 0")
+    if cfg.steps > MAX_STEPS:
+        _fail("steps", cfg.steps, f"at most {MAX_STEPS:,} generator steps (weeks of training even at 1 ms a step)")
+    if not isinstance(cfg.seed, int) or isinstance(cfg.seed, bool) or not 0 <= cfg.seed <= MAX_SEED:
+        _fail("seed", cfg.seed, "must be an integer in [0, 2**63 - 1]")
+    if (not isinstance(cfg.checkpoint_minutes, (int, float)) or isinstance(cfg.checkpoint_minutes, bool)
+            or not math.isfinite(cfg.checkpoint_minutes) or cfg.checkpoint_minutes < 0):
+        _fail("checkpoint_minutes", cfg.checkpoint_minutes, "must be a finite number >= 0 (0 = no time-based checkpoints)")
+    if not isinstance(cfg.keep_checkpoints, int) or isinstance(cfg.keep_checkpoints, bool) or cfg.keep_checkpoints < 0:
+        _fail("keep_checkpoints", cfg.keep_checkpoints, "must be an integer >= 0 (0 = keep every checkpoint)")
     if not isinstance(cfg.threads, int) or cfg.threads < 0:
         _fail("threads", cfg.threads, "must be an integer >= 0 (0 = torch's default)")
     if not (cfg.device in ("auto", "cpu", "cuda") or (cfg.device.startswith("cuda:") and cfg.device[5:].isdigit())):
@@ -261,9 +297,27 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
 
 
 def diff(a: TrainConfig, b: TrainConfig, ignore: tuple[str, ...] = ()) -> dict[str, tuple[Any, Any]]:
-    """Fields whose values differ: ``{name: (a_value, b_value)}``."""
+    """Fields whose values differ, execution fields included: ``{name: (a_value, b_value)}``."""
     da, db = to_dict(a), to_dict(b)
     return {k: (da[k], db[k]) for k in FIELD_NAMES if k not in ignore and da[k] != db[k]}
+
+
+def identity(cfg: TrainConfig) -> dict[str, Any]:
+    """The fields that determine a run's results (:data:`IDENTITY_FIELDS`), as in ``config.json``."""
+    d = to_dict(cfg)
+    return {k: d[k] for k in IDENTITY_FIELDS}
+
+
+def execution(cfg: TrainConfig) -> dict[str, Any]:
+    """The execution fields (:data:`EXECUTION_FIELDS`): how the run checkpoints, traces and reads."""
+    d = to_dict(cfg)
+    return {k: d[k] for k in EXECUTION_FIELDS}
+
+
+def identity_diff(a: TrainConfig, b: TrainConfig, ignore: tuple[str, ...] = ()) -> dict[str, tuple[Any, Any]]:
+    """Fields of the run's identity whose values differ: what makes ``b`` another run than ``a``
+    (a resume, an extension and an audit's reuse compare this; execution fields may differ)."""
+    return diff(a, b, ignore=tuple(ignore) + EXECUTION_FIELDS)
 
 
 def dumps(cfg: TrainConfig) -> str:
@@ -271,4 +325,5 @@ def dumps(cfg: TrainConfig) -> str:
 
 
 __all__ = ["TrainConfig", "MODES", "RESNET_FLAGS", "ADAM_IMPLS", "ADAM_EPSILONS", "G_STEP_FAKES", "MEMORY_FORMATS", "COMPILE_MODES", "FIELD_NAMES",
-           "validate", "to_dict", "from_dict", "from_record", "RECORDED_BEFORE", "parse_value", "parse_overrides", "diff", "dumps"]
+           "EXECUTION_FIELDS", "IDENTITY_FIELDS", "MAX_STEPS", "MAX_SEED", "validate", "to_dict", "from_dict", "from_record",
+           "RECORDED_BEFORE", "parse_value", "parse_overrides", "diff", "identity", "execution", "identity_diff", "dumps"]

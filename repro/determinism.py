@@ -33,7 +33,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from repro.config import MODES
+from repro.config import MODES, TrainConfig
 from repro.errors import InputError
 from repro.registry import check_choice
 
@@ -91,6 +91,14 @@ def execution_mode(mode: str, *, warn_only: bool = False, threads: int = 0,
         else:
             os.environ["CUBLAS_WORKSPACE_CONFIG"] = before["CUBLAS_WORKSPACE_CONFIG"]
         torch.set_num_threads(before["threads"])
+
+
+def run_mode(cfg: TrainConfig, mode: str | None = None) -> contextlib.AbstractContextManager[dict]:
+    """The execution mode a run of ``cfg`` trains in: its mode (or ``mode``, e.g. to time the other
+    one), its thread count and its ``fill_uninitialized_memory``. Training, the cost of determinism
+    and the cost plan all enter a run's mode through this one call, so what they measure is the run."""
+    return execution_mode(mode or cfg.mode, threads=cfg.threads,
+                          fill_uninitialized_memory=cfg.fill_uninitialized_memory)
 
 
 _INDUCTOR_CONFIG = "torch._inductor.config"

@@ -522,6 +522,11 @@ def _matches(key: str, patterns: Iterable[str]) -> bool:
     return any(fnmatch.fnmatchcase(key, p) or fnmatch.fnmatchcase(key, p + ".*") for p in patterns)
 
 
+def key_matches(key: str, patterns: Iterable[str]) -> bool:
+    """Whether the dotted ``key`` is one of the fnmatch ``patterns`` or lies below one."""
+    return _matches(key, patterns)
+
+
 def diff(a: dict[str, Any], b: dict[str, Any], ignore: Iterable[str] = ()) -> list[tuple[str, Any, Any]]:
     """Flattened keys whose values differ, sorted by key: ``[(key, a_value, b_value), ...]``.
 

@@ -87,6 +87,10 @@ def _check_writable_ancestor(folder: Path, what: str, target: Path | None = None
     target = target or folder
     probe = folder
     while not probe.exists():
+        if probe.is_symlink():  # a dangling link: creating a folder through it fails with "File exists"
+            where = "is" if probe == target else f"lies under {probe},"
+            raise InputError(f"{what} {target} {where} a symbolic link to {os.readlink(probe)}, which does not "
+                             "exist: create the folder it points to, or choose another path")
         if probe.parent == probe:
             break
         probe = probe.parent

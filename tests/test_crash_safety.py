@@ -136,9 +136,24 @@ def test_damaged_trace_line_is_an_error_naming_file_and_line(tiny_cfg, tmp_path,
 
 def test_torn_last_line_is_still_a_crash_not_damage(tmp_path, reference):
     _completed(tmp_path)
+    set_status(tmp_path / "r", "running")  # a run still writing (or killed while writing) its trace
     path = tmp_path / "r" / rundir.TRACE
     path.write_text(path.read_text() + '{"step": 7, "d_lo')  # killed mid-append
     assert [r["step"] for r in rundir.read_trace(tmp_path / "r")] == list(range(1, 7))
+
+
+def test_damaged_last_line_of_a_finished_run_is_damage_naming_file_and_line(tmp_path, reference):
+    """Issue 24 item 3: a completed run's damaged last line was dropped as if torn, and the audit then
+    said "reproducible: NO" beside "identical" naming no file. Only a run still writing has a torn line."""
+    _damage_line(_completed(tmp_path, "b"), 5)
+    trace = tmp_path / "b" / rundir.TRACE
+    with pytest.raises(rundir.DamagedTrace, match=rf"damaged trace {trace} line 6: .*the run finished.*--force") as err:
+        divergence.compare(tmp_path / "ref", tmp_path / "b")
+    assert (err.value.path, err.value.line, err.value.run_dir) == (trace, 6, tmp_path / "b")
+    with pytest.raises(rundir.DamagedTrace, match="line 6"):
+        rundir.check_trace(tmp_path / "b")  # what the audit's reuse calls before trusting a finished run
+    assert main(["train", "--out", str(tmp_path / "b"), "--force", "--quiet", *TRAIN_ARGS]) == 0  # the repair
+    assert divergence.compare(tmp_path / "ref", tmp_path / "b")["identical"]
 
 
 def test_zero_compared_steps_never_read_as_identical(tmp_path, reference):
@@ -160,6 +175,8 @@ def test_full_disk_marks_the_run_failed_and_loses_nothing(tiny_cfg, tmp_path, re
     err = capsys.readouterr().err
     assert err.startswith("repro: error: No space left on device") and len(err.strip().splitlines()) == 1
     assert "marked failed" in err and "--resume" in err
+    # issue 24 item 4: what torch.save really raises on a full device (the fault hook writes to /dev/full)
+    assert "torch.save could not write the checkpoint" in err and "inline_container.cc" in err
     record = rundir.read_run(tmp_path / "r")
     assert record["status"] == "failed" and "No space left on device" in record["error"]
     assert rundir.checkpoint_steps(tmp_path / "r") == [2]  # the last good checkpoint, intact

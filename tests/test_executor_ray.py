@@ -134,3 +134,98 @@ def test_isolated_ray_tasks_each_get_a_fresh_worker(ray_executor, tmp_path):
     workers = [r["worker"] for r in out.values()]
     assert len({w["pid"] for w in workers}) == 2
     assert all(w["runs_before"] == 0 and w["isolation"] == "process" for w in workers)
+
+
+# --------------------------------------------------------------------------- issue 24 items 9-11
+
+
+@pytest.mark.parametrize("address,message", [
+    ("127.0.0.1:1", "nothing answers on port 1 of 127.0.0.1"),
+    ("nohost.invalid:6379", "the name 'nohost.invalid' does not resolve"),
+])
+def test_a_ray_address_with_nothing_behind_it_fails_in_seconds(tmp_path, address, message):
+    """Was: 'Failed to connect to GCS' past 300 s, or SIGTERM ignored until SIGKILL. A fresh process,
+    so that no Ray instance of this test module is joined instead."""
+    import subprocess
+    import sys
+    import time
+
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "repro", "audit", "--variant", "resnet_default", "--executor", "ray",
+                           "--ray-address", address, "--steps", "2", "--set", "checkpoint_every=1", "--no-mlflow",
+                           "--quiet", "--out", str(tmp_path / "audit")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr[-2000:]
+    assert proc.stderr.startswith(f"repro: error: cannot reach the Ray cluster at {address}: {message}")
+    assert time.monotonic() - start < 60  # the probe itself: at most 2 x 5 s; the rest is Python starting
+    assert not (tmp_path / "audit").exists()
+
+
+def test_the_address_probe_itself_is_quick(monkeypatch):
+    import time
+
+    start = time.monotonic()
+    for address in ("127.0.0.1:1", "nohost.invalid:6379", "ray://127.0.0.1:1"):
+        with pytest.raises(ray_backend.InputError, match="cannot reach the Ray cluster"):
+            ray_backend.probe_address(address, timeout=2.0)
+    assert time.monotonic() - start < 10
+    with pytest.raises(ray_backend.InputError, match="invalid --ray-address 'host:port'"):
+        ray_backend.probe_address("host:port")
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")  # auto joins what RAY_ADDRESS names: probed too
+    with pytest.raises(ray_backend.InputError, match="at 127.0.0.1:1"):
+        ray_backend.probe_address("auto", timeout=2.0)
+
+
+def test_a_worker_runs_with_the_drivers_repro_variables_not_its_own(ray_executor, tmp_path, monkeypatch):
+    """REPRO_FOLDER_ROOT exported on the driver after the workers started (as on another node): the
+    worker's own environment lacks it, the task carries it, and run.json records it."""
+    import os
+
+    import ray
+    from data_fixtures import write_image_folder
+
+    from repro import rundir
+
+    write_image_folder(tmp_path / "data", [f"img{i:03d}.png" for i in range(20)], 16, 16)
+    monkeypatch.setenv("REPRO_FOLDER_ROOT", str(tmp_path / "data"))
+    seen = ray.get(ray.remote(lambda: os.environ.get("REPRO_FOLDER_ROOT")).remote())
+    assert seen is None  # the worker's own environment lacks it
+    cfg = config_for("resnet_default", **{**TINY, "dataset": "folder", "channels": 3})
+    record = ray_executor.train([TrainTask("r", cfg, tmp_path / "r")])["r"]  # was: "no root for folder"
+    assert record["status"] == "completed"
+    assert rundir.read_run(tmp_path / "r")["run_env"]["REPRO_FOLDER_ROOT"] == str(tmp_path / "data")
+    assert ray.get(ray.remote(lambda: os.environ.get("REPRO_FOLDER_ROOT")).remote()) is None  # restored after
+
+
+def test_fractional_gpus_per_task(monkeypatch):
+    from repro.errors import InputError
+
+    for bad in (0, -1, 1.5, float("nan"), True):
+        with pytest.raises(InputError, match="invalid gpus_per_task"):
+            make_executor("ray", gpus_per_task=bad)
+    with pytest.raises(InputError, match="gpus_per_task needs --executor ray"):
+        make_executor("local", gpus_per_task=0.25)
+    ex = object.__new__(ray_backend.RayExecutor)  # the resource request alone, without a cluster with GPUs
+    ex.gpus_per_task, ex.cluster_gpus = ray_backend.check_gpus_per_task(0.25), 1
+    assert (ex._gpus("cuda"), ex._gpus("auto"), ex._gpus("cpu")) == (0.25, 0.25, 0)
+    ex.cluster_gpus = 0
+    assert ex._gpus("auto") == 0
+
+
+def test_each_run_is_scored_as_soon_as_it_finishes(ray_executor, tmp_path, monkeypatch):
+    """train_and_evaluate: no barrier between training and scoring (one task at a time here, so the
+    order is visible): a run's evaluation goes ahead of the runs not yet started."""
+    from repro.executor import EvalTask
+
+    monkeypatch.setattr(ray_executor, "_cap", 1)
+    cfg = config_for("resnet_default", **TINY)
+    tasks = [TrainTask(name, cfg.replace(seed=i), tmp_path / name) for i, name in enumerate(("a", "b"))]
+    events = []
+
+    def eval_for(task, record):
+        return EvalTask(task.run_id, task.run_dir, task.run_dir / "metrics.json", {"num_samples": 64, "eval_seeds": 1})
+
+    records, metrics = ray_executor.train_and_evaluate(
+        tasks, eval_for, on_train_done=lambda t, r: events.append(f"train {t.run_id}"),
+        on_eval_done=lambda t, m: events.append(f"eval {t.run_id}"))
+    assert events == ["train a", "eval a", "train b", "eval b"]  # phases would give train a, train b, eval a, ...
+    assert set(records) == set(metrics) == {"a", "b"} and all(isinstance(m["fid"], float) for m in metrics.values())

@@ -125,3 +125,72 @@ def test_out_in_a_folder_that_cannot_be_written(tmp_path, monkeypatch, capsys):
     assert main(["train", "--out", str(tmp_path / "ro" / "run"), *TRAIN_ARGS]) == 2
     assert f"{tmp_path / 'ro'} is not writable" in _one_error_line(capsys)
     assert list((tmp_path / "ro").iterdir()) == []
+
+
+# --------------------------------------------------------------------------- issue 24 items 6 and 7
+
+
+def _image_folder(root, corrupt: str | None = None):
+    from data_fixtures import write_image_folder
+
+    write_image_folder(root, [f"img{i:03d}.png" for i in range(20)], 16, 16)
+    if corrupt:
+        (root / corrupt).write_bytes(b"not an image at all")
+    return root
+
+
+FOLDER_ARGS = ["--dataset", "folder", "--set", "channels=3"]
+
+
+def test_a_corrupt_training_image_fails_before_anything_is_written(tmp_path, capsys):
+    data = _image_folder(tmp_path / "data", corrupt="img004.png")
+    out = tmp_path / "r"
+    args = ["train", "--out", str(out), "--data-root", str(data), *FOLDER_ARGS, *TRAIN_ARGS]
+    assert main(args) == 2
+    err = _one_error_line(capsys)
+    assert "corrupt or truncated image" in err and str(data / "img004.png") in err
+    assert not out.exists()  # was: config.json, fingerprint.json and the marker, which refused the rerun
+    _image_folder(data)  # the image repaired: a plain rerun trains
+    assert main(args) == 0
+
+
+def test_a_fifo_in_an_image_folder_is_named_not_waited_on(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    data = _image_folder(tmp_path / "data")
+    (data / "img004.png").unlink()
+    os.mkfifo(data / "img004.png")
+    proc = subprocess.run([sys.executable, "-m", "repro", "data", "check", "folder", "--data-root", str(data)],
+                          capture_output=True, text=True, timeout=120)  # was: hung until killed
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == f"repro: error: image {data / 'img004.png'} is a FIFO (named pipe), not an image " \
+                                  "file; remove it from the dataset folder"
+
+
+def test_a_dangling_symlink_out_is_named(tmp_path, capsys):
+    (tmp_path / "link").symlink_to(tmp_path / "nowhere")
+    assert main(["train", "--out", str(tmp_path / "link"), *TRAIN_ARGS]) == 2  # was: "File exists"
+    assert f"is a symbolic link to {tmp_path / 'nowhere'}, which does not exist" in _one_error_line(capsys)
+
+
+def test_a_run_of_a_newer_schema_is_named(run_copy, capsys):
+    cfg, out, record = run_copy
+    (out / rundir.MARKER).write_text(json.dumps({"schema": "repro.run/2", "written_by": "repro train"}))
+    for extra in ([], ["--resume"], ["--force"]):
+        assert main(["train", "--out", str(out), *TRAIN_ARGS, *extra]) == 2
+        err = _one_error_line(capsys)  # was: "holds repro-run.json ... but no repro-run.json"
+        assert "written by another version of repro" in err and "'repro.run/2'" in err and "'repro.run/1'" in err
+    assert rundir.read_run(out) == record  # nothing replaced
+
+
+@pytest.mark.parametrize("option,value,message", [
+    ("--seed", str(2**70), f"invalid seed={2**70}: must be an integer in \\[0, 2\\*\\*63 - 1\\]"),
+    ("--steps", "99999999999999999999999", "invalid steps=99999999999999999999999: at most 100,000,000"),
+])
+def test_out_of_range_seed_and_steps_name_the_field(tmp_path, capsys, option, value, message):
+    args = [a for k, v in SUBPROCESS_CFG.items() if k != "steps" for a in ("--set", f"{k}={v}")]
+    assert main(["train", "--out", str(tmp_path / "r"), "--quiet", option, value, *args]) == 2
+    assert __import__("re").search(message, _one_error_line(capsys))
+    assert not (tmp_path / "r").exists()

@@ -21,8 +21,11 @@ def train_args(out, cfg=None, *extra: str) -> list[str]:
 
 
 def train_subprocess(out, fault: str = "", cfg=None, *extra: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    """``repro train`` in a child process with ``REPRO_FAULT=fault``."""
-    env = {**os.environ, "REPRO_FAULT": fault}
+    """``repro train`` in a child process with ``REPRO_FAULT=fault``, at this process's intra-op thread
+    count: a test resumes the child's run here, and a resume at another count is refused."""
+    import torch
+
+    env = {**os.environ, "REPRO_FAULT": fault, "OMP_NUM_THREADS": str(torch.get_num_threads())}
     return subprocess.run(train_args(out, cfg, *extra), env=env, capture_output=True, text=True, timeout=timeout)
 
 

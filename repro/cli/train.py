@@ -21,6 +21,10 @@ def add_parser(sub) -> None:
     p.add_argument("--checkpoint-every", type=int, default=None, help="generator steps between checkpoints")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--force", action="store_true", help="replace a different run in --out")
+    p.add_argument("--allow-env-change", action="store_true",
+                   help="with --resume: continue in an environment whose fingerprint differs where bits depend on "
+                        "it (threads, library versions, CPU model, device); each session's fingerprint is recorded "
+                        "in run.json and the run is marked not bit-reproducible from scratch")
     p.add_argument("--resume-unfinished", action="store_true",
                    help="for pipeline stages, which rerun only when their output is missing, stale or was "
                         "interrupted: continue an unfinished run of the same config in --out from its last "
@@ -52,8 +56,8 @@ def run(args) -> int:
         from repro.train.run import continue_or_restart
 
         resume, force = continue_or_restart(cfg, args.out)
-    record = train(cfg, args.out, resume=resume, force=force, progress=not args.quiet,
-                   meta={"variant": args.variant})
+    record = train(cfg, args.out, resume=resume, force=force, allow_env_change=args.allow_env_change,
+                   progress=not args.quiet, meta={"variant": args.variant})
     if args.quiet:
         print(summary_line(args.variant, args.out, record))
     else:

@@ -9,6 +9,7 @@ Images are decoded to 8-bit RGB, so every image has 3 channels.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +19,37 @@ import torch
 from repro.data import fingerprint as _fp
 from repro.data.images import DECODER, EXTENSIONS, Recipe, decode, to_tensor
 from repro.data.split import ImageSplit
+from repro.errors import InputError
 
 
 def list_images(root: Path) -> list[str]:
-    """Relative POSIX paths of the image files below ``root``, sorted."""
+    """Relative POSIX paths of the image files below ``root``, sorted.
+
+    An image name that is not a regular file (a FIFO, a socket, a device, a broken link) is an
+    :class:`InputError` naming it: opening a FIFO to decode it would wait forever for a writer."""
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         for f in filenames:
             if not f.startswith(".") and f.lower().endswith(EXTENSIONS):
+                _check_regular(Path(dirpath, f))
                 found.append(Path(dirpath, f).relative_to(root).as_posix())
     return sorted(found)
+
+
+_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a directory"))
+
+
+def _check_regular(path: Path) -> None:
+    try:
+        mode = os.stat(path).st_mode  # follows a link to the file it names
+    except OSError as exc:
+        what = "a broken symbolic link" if path.is_symlink() else f"unreadable ({exc.strerror})"
+        raise InputError(f"image {path} is {what}; remove it or fix it") from None
+    if not stat.S_ISREG(mode):
+        kind = next((text for test, text in _KINDS if test(mode)), "not a regular file")
+        raise InputError(f"image {path} is {kind}, not an image file; remove it from the dataset folder")
 
 
 class FileSplit(ImageSplit):

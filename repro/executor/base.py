@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Callable, Protocol, runtime_checkable
 
 from repro.config import TrainConfig
+from repro.executor import runenv
 
 EXECUTORS = ("local", "ray")
 ISOLATIONS = ("in-process", "process")
@@ -43,6 +44,8 @@ class TrainTask:
     ``step_callback`` (a per-step hook, used by tests to inject faults) must be picklable to run
     outside this process (``jobs > 1``: a module-level function; Ray: anything cloudpickle takes).
     ``progress`` shows the run's own step bar (only sensible when runs go one at a time here).
+    ``env``: the driver's ``REPRO_*`` variables, captured when the task is made; the worker runs the
+    task with exactly these (:mod:`repro.executor.runenv`), wherever it runs.
     """
 
     run_id: str  # e.g. "resnet_all/deterministic-s0-r0" (RunSpec.id)
@@ -53,18 +56,21 @@ class TrainTask:
     meta: dict | None = None
     progress: bool = False
     step_callback: Callable | None = field(default=None, compare=False)
+    env: dict = field(default_factory=runenv.capture, compare=False)
 
 
 @dataclass(frozen=True)
 class EvalTask:
     """One evaluation: ``evaluate_run(run_dir, out=out, **settings)`` -> the metrics dict.
 
-    ``settings``: extractor, extractor_weights, num_samples, eval_seeds, all_checkpoints."""
+    ``settings``: extractor, extractor_weights, num_samples, eval_seeds, all_checkpoints.
+    ``env``: as :class:`TrainTask`'s."""
 
     run_id: str
     run_dir: Path
     out: Path  # metrics json path
     settings: dict
+    env: dict = field(default_factory=runenv.capture, compare=False)
 
 
 OnTrainDone = Callable[[TrainTask, dict], None]

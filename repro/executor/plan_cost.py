@@ -21,7 +21,7 @@ from typing import Any, Iterable
 
 from repro import rundir
 from repro.config import TrainConfig, diff
-from repro.determinism import execution_mode
+from repro.determinism import run_mode
 from repro.errors import InputError
 from repro.train.loop import Trainer, timed_step
 
@@ -73,7 +73,7 @@ def _from_run(cfg: TrainConfig, run_dir: Path | None) -> float | None:
 def measure_step_time(cfg: TrainConfig, *, warmup: int = MEASURE_WARMUP, steps: int = MEASURE_STEPS) -> float:
     """Median seconds of ``steps`` training steps of ``cfg`` after ``warmup`` (in this process, in
     the run's mode and thread count; no run directory is written)."""
-    with execution_mode(cfg.mode, threads=cfg.threads, fill_uninitialized_memory=cfg.fill_uninitialized_memory):
+    with run_mode(cfg):
         trainer = Trainer(cfg)
         times = [timed_step(trainer)[1] for _ in range(warmup + steps)]
     return statistics.median(times[warmup:])

@@ -17,6 +17,7 @@ from typing import Any, Callable
 from repro.config import TrainConfig
 from repro.determinism import CUBLAS_WORKSPACE
 from repro.errors import ReproError
+from repro.executor import runenv
 from repro.executor.base import EvalTask, TrainTask
 from repro.metrics.evaluate import evaluate_run
 from repro.train import train
@@ -95,27 +96,39 @@ def prepare_process(cfg: TrainConfig) -> None:
 
 def run_train(task: TrainTask, probe: tuple[str, str] | None = None, kill: str | None = None,
               fresh: bool = False) -> dict[str, Any]:
-    """Train one task in this process; the run record, with ``worker`` added: host, PID and how
-    many runs this process trained before (0 for a fresh worker). ``fresh``: this process was
-    started for this task alone, so set the process-wide settings first (:func:`prepare_process`)."""
+    """Train one task in this process, with the task's environment (the driver's ``REPRO_*``
+    variables, recorded in run.json as ``run_env``); the run record, with ``worker`` added: host,
+    PID and how many runs this process trained before (0 for a fresh worker). ``fresh``: this
+    process was started for this task alone, so set the process-wide settings first
+    (:func:`prepare_process`)."""
     global _runs_here
     check_probe(probe)
-    if fresh:
-        prepare_process(task.config)
-    before = _runs_here
-    _runs_here += 1
-    record = train(task.config, task.run_dir, resume=task.resume, force=task.force, progress=task.progress,
-                   meta=task.meta, step_callback=_killer(task.run_id, kill, task.step_callback))
+    env = getattr(task, "env", None)
+    meta = task.meta if env is None else {**(task.meta or {}), "run_env": dict(env)}
+    with runenv.applied(env):
+        if fresh:
+            prepare_process(task.config)
+        before = _runs_here
+        _runs_here += 1
+        record = train(task.config, task.run_dir, resume=task.resume, force=task.force, progress=task.progress,
+                       meta=meta, step_callback=_killer(task.run_id, kill, task.step_callback))
     return {**record, "worker": {"host": socket.gethostname(), "pid": os.getpid(), "runs_before": before,
                                  "isolation": "process" if fresh else "in-process"}}
 
 
 def run_eval(task: EvalTask, probe: tuple[str, str] | None = None, threads: int | None = None) -> dict[str, Any]:
-    """Evaluate one task in this process (``threads``: intra-op threads, set only when given)."""
+    """Evaluate one task in this process, with the task's environment (``threads``: intra-op threads,
+    set only when given, and set back afterwards: in the driver's process a later resume compares the
+    thread count it trains at with the run's)."""
     check_probe(probe)
-    if threads:
-        import torch
+    import torch
 
+    previous = torch.get_num_threads()
+    if threads:
         torch.set_num_threads(threads)
-    return evaluate_run(task.run_dir, out=task.out, **task.settings)
+    try:
+        with runenv.applied(getattr(task, "env", None)):
+            return evaluate_run(task.run_dir, out=task.out, **task.settings)
+    finally:
+        torch.set_num_threads(previous)
 

@@ -1,17 +1,17 @@
 """``train``: one run from config to run directory, with checkpoints, trace and exact resume.
 
 A run directory has one writer at a time (:mod:`repro.lock`); everything in it is written
-atomically, and a checkpoint is published only after its per-tensor hashes are on disk, so a
-crash at any point leaves a directory that ``--resume`` continues bit-exactly.
+atomically, and a checkpoint is published only after its hashes are on disk
+(:mod:`repro.train.checkpoints`), so a crash at any point leaves a directory that ``--resume``
+continues bit-exactly. What a resume may continue (the same identity, more steps, the same
+environment) is :mod:`repro.train.resume`.
 """
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
 import os
-import signal
 import statistics
 import time
 from datetime import datetime, timezone
@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from repro import fingerprint, io, lock, rundir
-from repro.config import TrainConfig, diff, to_dict
-from repro.determinism import execution_mode
-from repro.errors import InputError
+from repro.config import TrainConfig, identity_diff, to_dict
+from repro.determinism import run_mode
+from repro.train import resume as resume_mod
+from repro.train.checkpoints import FAULT_ENV, FAULTS, Checkpoints, fault, restore_verified
 from repro.train.loop import Diverged, Trainer, speed_settings
 from repro.train.progress import Progress
 from repro.train.steps import Stepper
@@ -30,59 +31,11 @@ log = logging.getLogger(__name__)
 
 EXIT_COMPLETED = 0
 EXIT_DIVERGED = 3  # documented in docs/training.md and `repro train --help`
-
-# Test seam for crash-safety tests, never set in normal use. REPRO_FAULT="KIND:STEP" with KIND:
-#   kill-after-step             SIGKILL after the step is traced, before any checkpoint
-#   kill-in-checkpoint          SIGKILL with the checkpoint's temp file written, nothing published
-#   kill-before-publish         SIGKILL with the hashes file written, the checkpoint not yet published
-#   enospc-in-checkpoint        the checkpoint write fails with ENOSPC (a full disk)
-FAULT_ENV = "REPRO_FAULT"
-FAULTS = ("kill-after-step", "kill-in-checkpoint", "kill-before-publish", "enospc-in-checkpoint")
+__all__ = ["train", "continue_or_restart", "EXIT_COMPLETED", "EXIT_DIVERGED", "FAULT_ENV", "FAULTS"]
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _fault(kind: str, step: int) -> None:
-    if os.environ.get(FAULT_ENV, "") != f"{kind}:{step}":
-        return
-    if kind == "enospc-in-checkpoint":
-        raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} ({FAULT_ENV}={kind}:{step})")
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
-def _inspect(cfg: TrainConfig, out: Path, resume: bool, force: bool) -> tuple[dict | None, bool]:
-    """Check ``out`` against ``cfg`` without changing anything.
-
-    Returns ``(previous run record when resuming, whether the run in ``out`` is to be replaced)``.
-    """
-    if not out.exists():
-        return None, False
-    foreign = rundir.foreign_files(out)
-    if foreign:
-        raise InputError(f"{out} is not a run directory: it holds {', '.join(foreign)} but no {rundir.MARKER}, "
-                         "so no repro run wrote them; refusing to overwrite or delete them (--force only removes "
-                         "what a run wrote): choose another --out")
-    if not (out / rundir.CONFIG).exists():
-        leftovers = [n for n in rundir.RUN_FILES if n != rundir.MARKER and (out / n).exists()]
-        if rundir.CHECKPOINTS in leftovers and not force:
-            raise InputError(f"{out} holds checkpoints but no {rundir.CONFIG}; refusing to guess (use --force)")
-        return None, bool(leftovers)
-    if force and not resume:
-        return None, True
-    previous = rundir.read_config(out)
-    if not resume:
-        raise InputError(f"{out} already holds a run (its config is {out / rundir.CONFIG}); "
-                         "pass --resume to continue it or --force to replace it")
-    differing = diff(previous, cfg)
-    if differing:
-        fields = ", ".join(f"{k}: run has {a!r}, asked {b!r}" for k, (a, b) in differing.items())
-        raise InputError(f"cannot resume {out} with a different config; differing fields: {fields}")
-    try:
-        return rundir.read_run(out), False
-    except ValueError:
-        return {"status": "failed"}, False  # killed before run.json was first written
 
 
 def continue_or_restart(cfg: TrainConfig, out_dir: str | os.PathLike) -> tuple[bool, bool]:
@@ -90,9 +43,10 @@ def continue_or_restart(cfg: TrainConfig, out_dir: str | os.PathLike) -> tuple[b
 
     DVC reruns a stage only when its output is missing, stale (a dependency, parameter or the
     command changed) or the last run was interrupted, and with ``persist: true`` it leaves the run
-    directory in place. So: an unfinished run (``running``, ``failed``) of the same config is
-    continued from its last verified checkpoint; a finished run (stale by DVC's account) or a run
-    of another config is replaced. A config-equal run interrupted before a code change is
+    directory in place. So: an unfinished run (``running``, ``failed``) of the same identity
+    (:func:`repro.config.identity_diff`) is continued from its last verified checkpoint; a finished
+    run asked for more steps and nothing else is extended; any other finished run (stale by DVC's
+    account) or a run of another identity is replaced. A run interrupted before a code change is
     continued under the new code: the config check cannot see code (delete the run directory
     to start it over).
     """
@@ -104,15 +58,16 @@ def continue_or_restart(cfg: TrainConfig, out_dir: str | os.PathLike) -> tuple[b
     except ValueError as exc:
         log.info(f"restarting {out}: its config cannot be read ({exc})")
         return False, True
-    differing = diff(previous, cfg)
-    if differing:
+    differing = identity_diff(previous, cfg)
+    extend = set(differing) == {"steps"} and cfg.steps > previous.steps
+    if differing and not extend:
         log.info(f"restarting {out}: it holds a run of another config ({', '.join(differing)} differ)")
         return False, True
-    try:
-        status = rundir.read_run(out).get("status")
-    except ValueError:
-        status = "failed"  # killed before run.json was first written
-    if status in ("completed", "diverged"):
+    status = rundir.run_status(out) or "failed"  # no readable run.json: killed before it was first written
+    if status == "completed" and extend:
+        log.info(f"extending {out} from {previous.steps} to {cfg.steps} steps from its last checkpoint")
+        return True, False
+    if status in rundir.FINISHED:
         log.info(f"restarting {out}: it holds a finished run ({status}) that the pipeline asked to run again")
         return False, True
     log.info(f"resuming {out} ({status}) from its last checkpoint (step {(rundir.checkpoint_steps(out) or [0])[-1]})")
@@ -120,96 +75,100 @@ def continue_or_restart(cfg: TrainConfig, out_dir: str | os.PathLike) -> tuple[b
 
 
 def train(cfg: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = False, force: bool = False,
-          progress: bool = True, log_every_s: float = 10.0, meta: dict[str, Any] | None = None,
-          step_callback: Callable[[Trainer], None] | None = None) -> dict[str, Any]:
+          allow_env_change: bool = False, progress: bool = True, log_every_s: float = 10.0,
+          meta: dict[str, Any] | None = None, step_callback: Callable[[Trainer], None] | None = None) -> dict[str, Any]:
     """Train one run into ``out_dir`` and return its run record (also written to ``run.json``).
 
-    ``resume=True`` continues the run from its last checkpoint that verifies against its hashes
-    (bit-exact in deterministic mode); a completed or diverged run is returned as it is.
+    ``resume=True`` continues the run from its last checkpoint that verifies (the whole file
+    against its sha256; bit-exact in deterministic mode) when ``cfg`` has the run's identity
+    (execution fields may differ); a completed or diverged run is returned as it is, except that a
+    completed run asked for more ``steps`` (and nothing else) is extended from its last checkpoint.
+    A resume in an environment whose fingerprint differs where bits depend on it (threads, library
+    versions, CPU model, device) raises :class:`repro.errors.EnvironmentMismatch` unless
+    ``allow_env_change`` (recorded in run.json, ``bit_reproducible: false``).
     ``force=True`` replaces the run in ``out_dir``, removing only what a run wrote. A folder
     that is not a run directory but holds a run's file names is refused. A run that diverges
     (NaN/inf loss) ends with ``status: diverged``. ``meta`` (e.g. ``{"variant": "resnet_all"}``)
     is stored in the run record as it is. ``step_callback(trainer)`` runs after every step,
     before it is traced and checkpointed (the audit's fault-injection tests flip a bit through it).
 
-    Bad input (config, dataset, directory) raises ``ValueError`` before anything is written;
-    another process writing ``out_dir`` raises :class:`repro.lock.DirectoryInUse`.
+    Bad input (config, dataset, directory) raises an :class:`repro.errors.InputError` before anything
+    is written; another process writing ``out_dir`` raises :class:`repro.lock.DirectoryInUse`.
     """
     out = io.check_output_dir(Path(out_dir), "run directory")
     with lock.writing(out, "run directory"):
-        return _train_locked(cfg, out, resume, force, progress, log_every_s, meta, step_callback)
+        return _train_locked(cfg, out, resume, force, allow_env_change, progress, log_every_s, meta, step_callback)
 
 
-def _train_locked(cfg: TrainConfig, out: Path, resume: bool, force: bool, progress: bool, log_every_s: float,
-                  meta: dict[str, Any] | None, step_callback: Callable[[Trainer], None] | None) -> dict[str, Any]:
+def _train_locked(cfg: TrainConfig, out: Path, resume: bool, force: bool, allow_env_change: bool, progress: bool,
+                  log_every_s: float, meta: dict[str, Any] | None,
+                  step_callback: Callable[[Trainer], None] | None) -> dict[str, Any]:
     removed = io.clean_temp_files(out) + io.clean_temp_files(out / rundir.CHECKPOINTS)
     if removed:
         log.info(f"removed {len(removed)} temp file(s) of killed writes in {out}: {', '.join(p.name for p in removed)}")
-    previous, replace = _inspect(cfg, out, resume, force)
-    if previous and previous.get("status") in ("completed", "diverged"):
-        return previous
+    plan = resume_mod.inspect(cfg, out, resume, force)
+    if plan.finished:
+        return plan.previous
+    previous = plan.previous
 
-    with execution_mode(cfg.mode, threads=cfg.threads,
-                        fill_uninitialized_memory=cfg.fill_uninitialized_memory) as mode_settings:
-        trainer = Trainer(cfg)  # loads the data and checks shapes: bad input fails before anything is written
-        if replace:
+    with run_mode(cfg) as mode_settings:
+        trainer = Trainer(cfg)  # loads the data and checks shapes
+        # decodes and fingerprints every training image: bad data fails here, before anything is written
+        dataset = trainer.data.describe()
+        # inside the mode: the fingerprint's numerics switches and threads are the run's own
+        fp_now = fingerprint.collect(speed=speed_settings(cfg))
+        new_envs = ([] if previous is None else
+                    resume_mod.check_environment(out, previous, str(trainer.device), fp_now, allow_env_change))
+        if plan.replace:
             kept = rundir.remove_run(out)
             if kept:
                 log.info(f"--force kept what no run wrote in {out}: {', '.join(kept)}")
         if not (out / rundir.MARKER).exists():
             rundir.write_marker(out)
-        io.write_json(out / rundir.CONFIG, to_dict(cfg))
-        # inside the mode: the fingerprint's numerics switches and threads are the run's own
-        io.write_json(out / rundir.FINGERPRINT, fingerprint.collect(speed=speed_settings(cfg)))
+        io.write_json(out / rundir.CONFIG, to_dict(cfg))  # both kinds of field; a resume may change execution ones
+        if previous is None or not (out / rundir.FINGERPRINT).exists():
+            io.write_json(out / rundir.FINGERPRINT, fp_now)  # the first session's; later ones go to run.json
         record: dict[str, Any] = {
             "status": "running", "mode": cfg.mode, "seed": cfg.seed, "steps": cfg.steps, "steps_completed": 0,
-            "device": str(trainer.device), "execution": mode_settings, "dataset": trainer.data.describe(),
+            "device": str(trainer.device), "execution": mode_settings, "dataset": dataset,
             "started": _now(), "wall_time_s": 0.0, "sessions": 0, **(meta or {}),
         }
+        checkpoints = Checkpoints(out, cfg)
         if previous is not None:
-            record.update({k: previous[k] for k in ("started", "wall_time_s", "sessions", "rejected_checkpoints")
-                           if k in previous})
-            rejected = _restore_verified(trainer, out)
+            record.update({k: previous[k] for k in ("started", "wall_time_s", "sessions", "rejected_checkpoints",
+                                                    "environments", "bit_reproducible", "extended") if k in previous})
+            rejected = restore_verified(trainer, out)
             if rejected:
                 record["rejected_checkpoints"] = record.get("rejected_checkpoints", []) + rejected
-        _truncate_trace(out, trainer.step)
         record["sessions"] += 1
+        if new_envs:
+            new_envs[-1].update(session=record["sessions"], from_step=trainer.step)
+            record["environments"] = record.get("environments", []) + new_envs
+            if new_envs[-1]["differs"]:
+                record["bit_reproducible"] = False
+                log.info(f"continuing {out} in another environment ({', '.join(new_envs[-1]['differs'][:4])} "
+                         "differ): recorded in run.json, the run is not bit-reproducible from scratch")
+        if plan.extend_from is not None:
+            _extend(out, cfg, plan.extend_from, trainer.step, record, checkpoints)
+        _truncate_trace(out, trainer.step)
         record["resumed_from_step"] = trainer.step
         record["steps_completed"] = trainer.step
         io.write_json(out / rundir.RUN, record)
-        return _loop(cfg, out, trainer, record, progress, log_every_s, step_callback)
+        return _loop(cfg, out, trainer, record, checkpoints, progress, log_every_s, step_callback)
 
 
-def _restore_verified(trainer: Trainer, out: Path) -> list[dict[str, Any]]:
-    """Restore the newest checkpoint whose every tensor matches its hashes file.
-
-    Newer checkpoints that fail (corrupt file, missing hashes, a changed tensor) are renamed
-    ``*.rejected`` (kept, not deleted) and returned as ``[{"step", "reason"}]``. When checkpoints
-    exist but none verifies, nothing is renamed and a ``ValueError`` names each failure.
-    """
-    failures = []
-    for step in reversed(rundir.checkpoint_steps(out)):
-        try:
-            trainer.restore(rundir.load_checkpoint(out, step, verify=False))
-            bad = rundir.differing_tensors(rundir.read_hashes(out, step), trainer.named_digests())
-            if bad:
-                raise InputError(f"{len(bad)} tensor(s) differ from its hashes ({', '.join(bad[:3])}"
-                                 + (" ..." if len(bad) > 3 else "") + ")")
-        except (ValueError, KeyError, RuntimeError, TypeError) as exc:
-            failures.append({"step": step, "reason": f"{exc}"})
-            continue
-        for failed in failures:
-            for path in (rundir.checkpoint_path(out, failed["step"]), rundir.hashes_path(out, failed["step"])):
-                if path.exists():
-                    os.replace(path, path.with_name(path.name + ".rejected"))
-            log.info(f"checkpoint step {failed['step']} of {out} failed verification ({failed['reason']}); "
-                 f"renamed it *.rejected and resumed from the verified checkpoint of step {step}")
-        return failures
-    if failures:
-        raise InputError(f"no checkpoint of {out} verifies against its hashes, nothing to resume from: "
-                         + "; ".join(f"step {f['step']}: {f['reason']}" for f in failures)
-                         + " (replace the run with --force to train it again)")
-    return failures
+def _extend(out: Path, cfg: TrainConfig, old_steps: int, step: int, record: dict, checkpoints: Checkpoints) -> None:
+    """A completed run of ``old_steps`` continues to ``cfg.steps``: its last checkpoint becomes a resume
+    point when the schedule no longer holds it, and its metrics (a score of the old last step) go."""
+    record.setdefault("extended", []).append({"session": record["sessions"], "from_steps": old_steps,
+                                              "to_steps": cfg.steps, "from_step": step})
+    if step % cfg.checkpoint_every != 0 and step in rundir.checkpoint_steps(out):
+        checkpoints.mark_resume_point(step)
+    metrics = out / rundir.METRICS
+    if metrics.exists():
+        metrics.unlink()
+        log.info(f"removed {metrics}: it scored step {step}, which is no longer the run's last")
+    log.info(f"extending {out} from {old_steps} to {cfg.steps} steps, from its checkpoint of step {step}")
 
 
 def _truncate_trace(out: Path, step: int) -> None:
@@ -218,12 +177,14 @@ def _truncate_trace(out: Path, step: int) -> None:
     io.write_text(out / rundir.TRACE, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
 
 
-def _loop(cfg: TrainConfig, out: Path, trainer: Trainer, record: dict, progress: bool, log_every_s: float,
-          step_callback: Callable[[Trainer], None] | None) -> dict:
+def _loop(cfg: TrainConfig, out: Path, trainer: Trainer, record: dict, checkpoints: Checkpoints, progress: bool,
+          log_every_s: float, step_callback: Callable[[Trainer], None] | None) -> dict:
     bar = Progress(cfg.steps, f"train {cfg.mode} seed={cfg.seed}", every_s=log_every_s, enabled=progress,
                    initial=trainer.step)
     session_start = time.perf_counter()
     stepper = Stepper(trainer)  # rows come back at host reads: every step unless sync_every > 1
+    every_s = cfg.checkpoint_minutes * 60.0  # a resume point after this much wall time without a checkpoint
+    last_checkpoint = time.monotonic()
 
     def write(rows: list[dict]) -> None:
         for row in rows:
@@ -240,12 +201,15 @@ def _loop(cfg: TrainConfig, out: Path, trainer: Trainer, record: dict, progress:
                     step_callback(trainer)
                 if step % cfg.trace_every == 0 or step == cfg.steps:
                     stepper.trace()
-                checkpoint = step % cfg.checkpoint_every == 0 or step == cfg.steps
+                scheduled = step % cfg.checkpoint_every == 0 or step == cfg.steps
+                timed = not scheduled and every_s > 0 and time.monotonic() - last_checkpoint >= every_s
+                checkpoint = scheduled or timed
                 if checkpoint or stepper.due():
                     write(stepper.flush(wait=checkpoint))  # the trace is complete up to a checkpoint
-                _fault("kill-after-step", step)
+                fault("kill-after-step", step)
                 if checkpoint:
-                    _save_checkpoint(out, trainer)
+                    checkpoints.save(trainer, "step" if scheduled else "time")
+                    last_checkpoint = time.monotonic()
                     record["steps_completed"] = step
                     record["wall_time_s"] = record["wall_time_s"] + time.perf_counter() - session_start
                     session_start = time.perf_counter()
@@ -300,17 +264,3 @@ def _mark_failed(out: Path, record: dict) -> bool:
         return True
     except OSError:
         return False
-
-
-def _save_checkpoint(out: Path, trainer: Trainer) -> None:
-    """Write the checkpoint to a temp file and its hashes file, then publish the checkpoint: a
-    checkpoint that exists always has its hashes."""
-    import torch
-
-    step = trainer.step
-    with io.atomic_path(rundir.checkpoint_path(out, step)) as tmp:
-        torch.save(trainer.checkpoint(), tmp)
-        _fault("kill-in-checkpoint", step)  # the temp file exists, the checkpoint does not
-        _fault("enospc-in-checkpoint", step)
-        io.write_json(rundir.hashes_path(out, step), trainer.named_digests())
-        _fault("kill-before-publish", step)  # the hashes exist, the checkpoint is not yet published
