@@ -126,14 +126,14 @@ def test_benchmark_reports_ratio_and_matching_hashes(tmp_path):
 
 
 def test_isolated_ray_tasks_each_get_a_fresh_worker(ray_executor, tmp_path):
-    """isolation=process: a Ray worker serves one training call (max_calls=1), so two runs in turn
-    (jobs=1) train in two fresh workers; a reused worker would show one PID and runs_before 1."""
+    """isolation=process: each training call spawns its own process inside the Ray worker, so two
+    runs in turn (jobs=1), after other tests used the workers, train in two fresh processes; a reused worker would show one PID and runs_before 1."""
     iso = ray_backend.RayExecutor(jobs=1, isolation="process")  # joins the running instance (no close: it would end it)
     cfg = config_for("resnet_default", **{**TINY, "steps": 2})
     out = iso.train([TrainTask(f"r{i}", cfg, tmp_path / f"r{i}") for i in range(2)])
     workers = [r["worker"] for r in out.values()]
     assert len({w["pid"] for w in workers}) == 2
-    assert all(w["runs_before"] == 0 and w["isolation"] == "process" for w in workers)
+    assert all(w["runs_before"] == 0 and w["isolation"] == "process" for w in workers), workers
 
 
 # --------------------------------------------------------------------------- issue 24 items 9-11

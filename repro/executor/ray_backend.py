@@ -168,10 +168,10 @@ class RayExecutor:
         self.jobs = jobs or max(1, self.cluster_cpus // self.threads_per_task)
         self._cap = jobs  # None: as many as the cluster holds
         # retried: a dead worker (SIGKILL, out of memory, a lost node); not retried: what train raises
-        # isolation=process: a worker process serves one training call and exits (max_calls=1), so every
-        # run starts in a fresh interpreter; Ray starts another worker for the next
-        fresh = {"max_calls": 1} if isolation == "process" else {}
-        self._train = ray.remote(max_retries=max_retries, retry_exceptions=False, **fresh)(worker.run_train)
+        # isolation=process: the task trains in a process spawned for it alone (run_train_fresh): a
+        # worker's max_calls=1 is not enough, since Ray may lease a task a worker that ran others
+        train_fn = worker.run_train_fresh if isolation == "process" else worker.run_train
+        self._train = ray.remote(max_retries=max_retries, retry_exceptions=False)(train_fn)
         self._eval = ray.remote(max_retries=max_retries, retry_exceptions=False)(worker.run_eval)
 
     # ------------------------------------------------------------------ interface
@@ -258,8 +258,7 @@ class RayExecutor:
                 task, probe, self.threads_per_task)
         cpus = task.config.threads or self.threads_per_task
         self._check_fits(task.run_id, cpus)
-        return self._train.options(num_cpus=cpus, num_gpus=self._gpus(task.config.device)).remote(
-            task, probe, kill, self.isolation == "process")
+        return self._train.options(num_cpus=cpus, num_gpus=self._gpus(task.config.device)).remote(task, probe, kill)
 
     def _run(self, tasks, on_done: Callable[[Any, dict], list]) -> None:
         """Run ``tasks`` at most ``jobs`` at a time; ``on_done(task, result)`` returns tasks to run next."""

@@ -116,6 +116,19 @@ def run_train(task: TrainTask, probe: tuple[str, str] | None = None, kill: str |
                                  "isolation": "process" if fresh else "in-process"}}
 
 
+def run_train_fresh(task: TrainTask, probe: tuple[str, str] | None = None, kill: str | None = None
+                    ) -> dict[str, Any]:
+    """:func:`run_train` in a fresh spawned interpreter started for this task alone, waited on here.
+    For a Ray task under ``isolation="process"``: Ray may hand a task to a worker that has already
+    run others (``max_calls`` counts one remote function's calls, and idle workers are shared
+    between functions), so the fresh process is made here, where nothing can reuse it."""
+    import concurrent.futures as cf
+    import multiprocessing
+
+    with cf.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=1) as pool:
+        return pool.submit(run_train, task, probe, kill, True).result()
+
+
 def run_eval(task: EvalTask, probe: tuple[str, str] | None = None, threads: int | None = None) -> dict[str, Any]:
     """Evaluate one task in this process, with the task's environment (``threads``: intra-op threads,
     set only when given, and set back afterwards: in the driver's process a later resume compares the
