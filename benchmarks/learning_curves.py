@@ -33,9 +33,10 @@ counts as collapsed from its divergence on.
         --runs-dir /work/lc_runs --out audits/learning_curves --name explore
 
 ``--time-steps N`` trains nothing: it times N generator steps of each config (seed 0, the
-embedded digits, the run loop's per-step work without files: benchmarks/_bench.py), the configs
-interleaved over ``--time-rounds`` rounds after a warm-up so that machine load hits each alike,
-and writes ``OUT/NAME_timing.json`` with the median and range of seconds per generator step.
+embedded digits, the run loop's per-step work without files: benchmarks/_bench.py) at each
+``--time-threads`` count, interleaved over ``--time-rounds`` rounds after a warm-up so that
+machine load hits each alike, and writes ``OUT/NAME_timing.json`` with the median and range of
+seconds per generator step.
 
 ``--no-train`` only scores and summarises what the run directories hold; ``--samples`` saves a
 sample grid (64 images, z from seed 0) of the final checkpoint of ``--sample-seed`` per config.
@@ -365,37 +366,48 @@ def save_samples(result: dict[str, Any], runs_dir: Path, out: Path, seed: int) -
 # ---------------------------------------------------------------------------------------------- timing
 
 def time_configs(configs: list[Config], args) -> dict[str, Any]:
-    """Seconds per generator step of each config, interleaved (benchmarks/_bench.py)."""
+    """Seconds per generator step of each config at each of ``--time-threads``, interleaved
+    (benchmarks/_bench.py): one model per config, its blocks at each thread count in turn."""
     import torch
 
     from _bench import Contender, LoopRunner, interleave, stats
     from repro.train.loop import Trainer
 
+    thread_counts = args.time_threads or [args.threads or torch.get_num_threads()]
     contenders = []
     for c in configs:
         cfg = c.train_config(args.seeds[0], args.steps, args.checkpoint_every, args.threads)
-        contenders.append((c, cfg, Contender.of(c.label, LoopRunner(Trainer(cfg)))))
-    threads = args.threads or torch.get_num_threads()
-    torch.set_num_threads(threads)
+        runner = LoopRunner(Trainer(cfg))
+        for t in thread_counts:
+            def run(n, runner=runner, t=t):  # inside the block's execution mode, which restores the count
+                torch.set_num_threads(t)
+                runner(n)
+            contenders.append((c, cfg, t, runner, Contender(f"{c.label}@{t}", run, cfg.mode, str(runner.trainer.device),
+                                                            cfg.fill_uninitialized_memory)))
     load = [round(x, 2) for x in os.getloadavg()]
-    interleave([x[2] for x in contenders], rounds=args.time_rounds, steps=args.time_steps, warmup=2)
-    rows = {}
-    for c, cfg, k in contenders:
-        k.run.close()
-        rows[c.label] = {"variant": c.variant, "overrides_text": c.texts, "n_dis": cfg.n_dis, "width": cfg.width,
-                         "batch_size": cfg.batch_size, "lr": cfg.lr, **stats(k.blocks), "block_s": k.blocks}
-    return {"schema": SCHEMA + "/timing", "threads": threads, "cpus": os.cpu_count(), "steps_per_block":
-            args.time_steps, "rounds": args.time_rounds, "loadavg_before": load,
+    interleave([x[4] for x in contenders], rounds=args.time_rounds, steps=args.time_steps, warmup=2)
+    rows: dict[str, Any] = {}
+    for c, cfg, t, runner, k in contenders:
+        row = rows.setdefault(c.label, {"variant": c.variant, "overrides_text": c.texts, "n_dis": cfg.n_dis,
+                                        "width": cfg.width, "batch_size": cfg.batch_size, "lr": cfg.lr,
+                                        "threads": {}})
+        row["threads"][str(t)] = {**stats(k.blocks), "block_s": k.blocks}
+    for c, cfg, t, runner, k in contenders:
+        if str(thread_counts[0]) == str(t):
+            runner.close()
+    return {"schema": SCHEMA + "/timing", "thread_counts": thread_counts, "cpus": os.cpu_count(),
+            "steps_per_block": args.time_steps, "rounds": args.time_rounds, "loadavg_before": load,
             "loadavg_after": [round(x, 2) for x in os.getloadavg()], "configs": rows}
 
 
 def format_timing(timing: dict[str, Any]) -> str:
-    out = [f"Seconds per generator step at {timing['threads']} thread(s), {timing['rounds']} interleaved rounds of "
-           f"{timing['steps_per_block']} steps (load average before {timing['loadavg_before']}, after "
-           f"{timing['loadavg_after']}):"]
+    out = [f"Seconds per generator step, {timing['rounds']} interleaved rounds of {timing['steps_per_block']} steps "
+           f"per config and thread count (load average before {timing['loadavg_before']}, after "
+           f"{timing['loadavg_after']}; min = the least loaded block):"]
     for label, r in timing["configs"].items():
-        out.append(f"  {label:<22} n_dis {r['n_dis']} width {r['width']:g} batch {r['batch_size']:>3}: "
-                   f"median {r['median_s']:.3f} s [{r['min_s']:.3f}-{r['max_s']:.3f}]")
+        cells = "; ".join(f"{t} thread(s) median {x['median_s']:.3f} s [min {x['min_s']:.3f}, max {x['max_s']:.3f}]"
+                          for t, x in r["threads"].items())
+        out.append(f"  {label:<22} n_dis {r['n_dis']} width {r['width']:g} batch {r['batch_size']:>3}: {cells}")
     return "\n".join(out) + "\n"
 
 
@@ -514,6 +526,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--time-steps", type=int, default=0, metavar="N",
                    help="train nothing: time N steps per config per round, interleaved (writes NAME_timing.json)")
     p.add_argument("--time-rounds", type=int, default=3, help="rounds of --time-steps (default 3)")
+    p.add_argument("--time-threads", type=int, nargs="+", default=None, metavar="T",
+                   help="with --time-steps: the intra-op thread counts to time, interleaved (default: --threads)")
     p.add_argument("--no-train", action="store_true", help="score and summarise what the run directories hold")
     p.add_argument("--samples", action="store_true", help="save a sample grid of --sample-seed per config")
     p.add_argument("--sample-seed", type=int, default=0)

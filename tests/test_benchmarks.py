@@ -131,6 +131,12 @@ def test_learning_curves_trains_scores_resumes_and_extends(tmp_path):
     assert extended["final_param_hash"] == json.loads(
         (tmp_path / "fresh" / "a" / "s0" / "run.json").read_text())["final_param_hash"] != first_hash
 
+    timed = _run("learning_curves.py", *configs, "--steps", "4", "--time-steps", "1", "--time-rounds", "1",
+                 "--time-threads", "1", "--runs-dir", str(runs), "--out", str(out), "--name", "t")
+    assert timed.returncode == 0, timed.stderr[-3000:]
+    timing = json.loads((out / "t_timing.json").read_text())
+    assert set(timing["configs"]) == {"a", "d1"} and timing["configs"]["a"]["threads"]["1"]["median_s"] > 0
+
     bad = _run("learning_curves.py", "--config", "a", "resnet_all", "seed=3", "--steps", "4", "--runs-dir", str(runs))
     assert bad.returncode == 2 and "set by the script" in bad.stderr
     clash = _run("learning_curves.py", "--config", "a", "resnet_all", "width=0.125", "--steps", "4", "--seeds", "0",
