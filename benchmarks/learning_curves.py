@@ -302,7 +302,25 @@ def format_table(result: dict[str, Any]) -> str:
             m = statistics.fmean(finals)
             tail = f"  => final-eval mean {m:.1f}, cv {statistics.stdev(finals) / m:.3f}"
         out.append(f"  {c['label']} ({c['variant']} {' '.join(c['overrides_text'])}): " + "; ".join(parts) + tail)
+    late = [(c["label"], late_cv(r for r in rows if r["config"] == c["label"])) for c in result["configs"]]
+    if any(x for _, x in late):
+        out += ["", f"Late spread (less noisy than one checkpoint's cv from a few seeds): root mean square of the "
+                f"per-checkpoint cv over the last {LATE_CHECKPOINTS} checkpoints, and their mean FID:"]
+        out += [f"  {label:<22} cv {x['cv']:.3f}  mean FID {x['mean_fid']:.1f}  (steps {x['steps'][0]}-{x['steps'][-1]})"
+                for label, x in late if x]
     return "\n".join(out) + "\n"
+
+
+LATE_CHECKPOINTS = 4
+
+
+def late_cv(rows) -> dict[str, Any] | None:
+    """RMS of the per-checkpoint seed cv over the last LATE_CHECKPOINTS checkpoints with 2+ seeds."""
+    rows = [r for r in rows if r["cv"] is not None][-LATE_CHECKPOINTS:]
+    if not rows:
+        return None
+    return {"cv": math.sqrt(statistics.fmean(r["cv"] ** 2 for r in rows)),
+            "mean_fid": statistics.fmean(r["mean_fid"] for r in rows), "steps": [r["step"] for r in rows]}
 
 
 def figure(result: dict[str, Any], path: Path) -> None:
