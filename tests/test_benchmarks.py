@@ -93,3 +93,62 @@ def test_localize_benchmark_times_plain_and_recorded_steps(tmp_path):
     result = json.loads(out.read_text())
     assert result["ratio"]["ratio"] > 0 and result["ops_per_step"] > 500 and result["record_bytes_per_step"] > 0
     assert "ratio" in proc.stdout and "extra peak memory" in proc.stdout
+
+
+def test_learning_curves_trains_scores_resumes_and_extends(tmp_path):
+    """A tiny learning-curve run: two configs x two seeds, every checkpoint scored (FID and IS), the
+    JSON, figure and table written; a rerun reuses the runs, a larger --steps extends them to the
+    bits of a run trained that long from the start."""
+    runs, out = tmp_path / "runs", tmp_path / "out"
+    tiny = ["width=0.0625", "batch_size=8"]
+    common = ["--seeds", "0", "1", "--checkpoint-every", "2", "--final-eval-seeds", "2", "--runs-dir", str(runs),
+              "--out", str(out), "--name", "t"]
+    configs = ["--config", "a", "resnet_all", *tiny,
+               "--config", "d1", "resnet_default", "hparams=lr2e-4_lam1_b0.5-0.999_ndis1", *tiny]
+    proc = _run("learning_curves.py", *configs, "--steps", "4", *common, "--samples", timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((out / "t.json").read_text())
+    assert result["complete"] and [c["label"] for c in result["configs"]] == ["a", "d1"]
+    assert [c["n_dis"] for c in result["configs"]] == [5, 1]
+    assert result["configs"][1]["table1"] == "lr2e-4_lam1_b0.5-0.999_ndis1"
+    for c in result["configs"]:
+        assert [s["seed"] for s in c["seeds"]] == [0, 1]
+        for s in c["seeds"]:
+            assert [p["step"] for p in s["curve"]] == [2, 4]
+            for p in s["curve"]:
+                assert p["fid"] > 0 and p["is_mean"] >= 1.0 and p["step_time_s"] > 0
+                assert isinstance(p["collapsed"], bool)
+            assert len(s["final_fid_eval_values"]) == 2 and s["final_fid_eval_values"][0] == s["curve"][-1]["fid"]
+    assert (out / "t.png").stat().st_size > 0 and (out / "t_samples_a_s0.png").exists()
+    table = (out / "t.txt").read_text()
+    assert table in proc.stdout and "collapsed: IS < 2" in table
+    first_hash = json.loads((runs / "a" / "s0" / "run.json").read_text())["final_param_hash"]
+
+    again = _run("learning_curves.py", *configs, "--steps", "4", *common)  # reuse: nothing trained
+    assert again.returncode == 0 and "training" not in again.stderr and "resuming" not in again.stderr
+    reread = json.loads((out / "t.json").read_text())["configs"]
+    assert [[p["fid"] for s in c["seeds"] for p in s["curve"]] for c in reread] == \
+        [[p["fid"] for s in c["seeds"] for p in s["curve"]] for c in result["configs"]]  # scores from the cache
+
+    longer = _run("learning_curves.py", "--config", "a", "resnet_all", *tiny, "--steps", "6", *common)
+    assert longer.returncode == 0, longer.stderr[-3000:]
+    assert "steps 4 -> 6" in longer.stderr
+    extended = json.loads((runs / "a" / "s0" / "run.json").read_text())
+    fresh = _run("learning_curves.py", "--config", "a", "resnet_all", *tiny, "--steps", "6", "--seeds", "0",
+                 "--checkpoint-every", "2", "--final-eval-seeds", "1", "--runs-dir", str(tmp_path / "fresh"),
+                 "--out", str(tmp_path / "fresh_out"))
+    assert fresh.returncode == 0, fresh.stderr[-3000:]
+    assert extended["final_param_hash"] == json.loads(
+        (tmp_path / "fresh" / "a" / "s0" / "run.json").read_text())["final_param_hash"] != first_hash
+
+    timed = _run("learning_curves.py", *configs, "--steps", "4", "--time-steps", "1", "--time-rounds", "1",
+                 "--time-threads", "1", "--runs-dir", str(runs), "--out", str(out), "--name", "t")
+    assert timed.returncode == 0, timed.stderr[-3000:]
+    timing = json.loads((out / "t_timing.json").read_text())
+    assert set(timing["configs"]) == {"a", "d1"} and timing["configs"]["a"]["threads"]["1"]["median_s"] > 0
+
+    bad = _run("learning_curves.py", "--config", "a", "resnet_all", "seed=3", "--steps", "4", "--runs-dir", str(runs))
+    assert bad.returncode == 2 and "set by the script" in bad.stderr
+    clash = _run("learning_curves.py", "--config", "a", "resnet_all", "width=0.125", "--steps", "4", "--seeds", "0",
+                 "--runs-dir", str(runs), "--out", str(out))
+    assert clash.returncode != 0 and "another config" in clash.stderr
