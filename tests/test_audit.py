@@ -21,7 +21,11 @@ COST_PAIRS = 3  # interleaved cost measurement: enough for an interval, short fo
 
 
 def run_audit(variant, *, callbacks=None, **kw):
-    """The audit of ``AuditSpec.build(variant, **kw)``, as the dict its serialiser writes."""
+    """The audit of ``AuditSpec.build(variant, **kw)``, as the dict its serialiser writes. Runs train
+    in this process unless a test asks otherwise: the step callbacks are closures, and a fresh
+    interpreter per run would cost the fast tier seconds a run (test_isolation.py and
+    test_audit_isolated_by_default check process isolation)."""
+    kw.setdefault("isolation", "in-process")
     return schema.to_dict(_run_audit(AuditSpec.build(variant, **kw), callbacks=callbacks))
 
 
@@ -41,8 +45,48 @@ def audit(tmp_path_factory):
         mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{out / 'mlflow.db'}")
         report = run_audit("resnet_all", baseline_variant="resnet_default", extra_seeds=(1,), perturb=("threads",),
                            overrides=dict(TINY), out_dir=out, num_samples=64, eval_seeds=2, progress=False,
-                           cost_pairs=COST_PAIRS)
+                           cost_pairs=COST_PAIRS, isolation="process")
     return out, report
+
+
+def test_audit_isolated_by_default():
+    """Every run in a fresh interpreter unless asked otherwise: the spec, the builder and the CLI."""
+    from repro.audit.spec import ExecutorSpec
+    from repro.cli import build_parser
+
+    assert ExecutorSpec().isolation == "process"
+    assert AuditSpec.build("resnet_all", overrides=dict(TINY)).executor.isolation == "process"
+    args = build_parser().parse_args(["audit", "--variant", "resnet_all"])
+    assert args.isolation == "process" and not args.no_localize and args.hunt == 0
+
+
+def test_replicates_train_in_their_own_processes_and_a_pair_that_differs_is_localised(audit):
+    """Issue 20: each run of a pair has its own PID; a pair that is not identical (here the thread
+    perturbation, 1 vs 2 intra-op threads, when this CPU gives other bits for it) is replayed and
+    its op named in report.json, report.md and the run's MLflow tags."""
+    from mlflow.tracking import MlflowClient
+
+    out, report = audit
+    runs = {r["id"]: r for r in report["runs"]}
+    assert all(r["worker_pid"] for r in runs.values())
+    for p in report["pairs"]:
+        assert runs[p["a"]]["worker_pid"] != runs[p["b"]]["worker_pid"], p
+        assert (p["localization"] is None) == p["identical"], p
+    md = (out / "report.md").read_text()
+    assert "## Where the runs part ways" in md and "runs isolated: process" in md
+    threads = [p for p in report["pairs"] if p["kind"] == "threads" and not p["identical"]]
+    if not threads:
+        assert "there is nothing to localise" in md
+        pytest.skip("1 and 2 intra-op threads give the same bits for the tiny config on this CPU")
+    loc = threads[0]["localization"]
+    assert loc["status"] == "localised" and loc["culprit"], loc["summary"]
+    op = loc["culprit"]["a"]["op"]
+    assert f"**threads: {threads[0]['a']} vs {threads[0]['b']}**: localised" in md and op in md
+    assert (out / "localize").is_dir()
+    client = MlflowClient(tracking_uri=f"sqlite:///{out / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("repro-audit")
+    tagged = [r for r in client.search_runs([exp.experiment_id]) if r.data.tags.get("localized.op") == op]
+    assert tagged and tagged[0].data.tags["localized.status"] == "localised"
 
 
 def test_report_structure_and_files(audit):
@@ -146,6 +190,10 @@ def test_injected_bit_flip_is_localised(tmp_path):
                        cost_pairs=COST_PAIRS)
     det = next(p for p in report["pairs"] if p["kind"] == "deterministic")
     assert not det["identical"]
+    # the flip came from outside any op (a hook on the weights): the replays do not repeat it, and
+    # the audit says so instead of blaming an op
+    assert det["localization"]["status"] == "not localised", det["localization"]["summary"]
+    assert "did not diverge" in det["localization"]["reason"]
     assert det["first_divergent_step"] == 2
     assert det["checkpoint_step"] == 2
     assert det["first_divergent_tensors"] == [f"generator.{name}"]

@@ -666,3 +666,29 @@ def test_baseline_write_is_atomic(files, monkeypatch, capsys):
     assert baseline_path.read_bytes() == before
     assert _leftovers(baseline_path.parent) == []
     gate.load_baseline(baseline_path)  # still a valid baseline
+
+
+# --------------------------------------------------------------------------- issue 20: the process hunt
+
+
+def test_a_hunt_that_found_more_than_one_hash_fails_determinism(files):
+    """``repro audit --hunt N`` puts each variant's hunt in the report: one hash per thread count
+    passes, two fail the determinism check naming the count and the interval."""
+    from repro.localize.hunt import summarise
+    from repro.localize.result import HuntResult
+
+    report, _, baseline_path = files
+
+    def with_hunt(hashes_2: list[str]) -> dict:
+        results = (summarise(1, ["h"] * 4), summarise(2, hashes_2))
+        return {**report, "hunt": {"resnet_all": HuntResult("resnet_all", 10, 4, (), False, results).to_dict()}}
+
+    steady = gate.check(with_hunt(["h"] * 4), gate.load_baseline(baseline_path))
+    hunt_rows = [r for r in steady.rows if "hunt" in r.subject]
+    assert steady.passed and [r.verdict for r in hunt_rows] == ["pass", "pass"]
+    assert "upper bound" in hunt_rows[0].message
+
+    raced = gate.check(with_hunt(["h", "h", "x", "h"]), gate.load_baseline(baseline_path))
+    failed = [r for r in raced.failures() if "hunt" in r.subject]
+    assert not raced.passed and len(failed) == 1 and failed[0].check == "determinism"
+    assert "1 of 4 fresh processes at 2 thread(s) ended on another final hash" in failed[0].message

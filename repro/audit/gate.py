@@ -12,7 +12,9 @@ settings    field        each setting that defines the measurement (steps, seeds
                          weights' hash, recipe, threads; :func:`repro.audit.baseline.measurement`)
                          equals the baseline's; a mismatch or an unrecorded one fails, by name
 determinism pair a vs b  the deterministic pair is bitwise identical; every variant of the
-            variant      baseline and of the report has a deterministic pair in the report
+            variant      baseline and of the report has a deterministic pair in the report;
+            variant hunt with ``repro audit --hunt N``: every thread count's fresh processes
+                         ended on one final hash
 runs        variant      every run of the variant completed (none diverged or failed)
 fid         variant      where the variant's bits differ from the baseline's (other environment,
                          other seeds, or a change that alters the bits), its new mean FID lies in
@@ -33,6 +35,9 @@ strict_hash run id       the final parameter hash equals the baseline's; only wh
 The band's calibration (``benchmarks/gate_calibration.py``, docs/gate.md): with nothing changed it
 fails at most alpha (5%) over all gated variants for normal, skewed and collapse-shaped per-seed
 FIDs; its power at a +25% shift depends on the seed spread and the number of seeds.
+
+Why this module is long: one table of checks, each a short function over the typed report, reads
+best in one place.
 
 Exit codes: ``EXIT_PASS`` 0, ``EXIT_DRIFT`` 1, ``EXIT_INPUT`` 2 (unusable input:
 :class:`GateInputError`, one line).
@@ -186,6 +191,26 @@ def _determinism_rows(report: Report, baseline: Baseline) -> list[GateRow]:
             observed = f"diverged@{p.first_divergent_step}" if p.first_divergent_step is not None else "different"
             rows.append(_row("determinism", subject, observed, "identical", "fail",
                              f"{p.variant}: deterministic pair not bitwise identical: {pair_text(p)}"))
+    return rows
+
+
+def _hunt_rows(report: Report) -> list[GateRow]:
+    """A hunt (``repro audit --hunt N``) that found more than one final hash for a thread count is a
+    failed determinism check: the same run does not reproduce from process to process."""
+    rows = []
+    for name, h in report.hunt.items():
+        for r in h.results:
+            subject = f"{name} hunt, {r.threads} thread(s)"
+            observed = f"{r.distinct} hash(es) / {r.processes} processes"
+            if r.distinct > 1:
+                rows.append(_row("determinism", subject, observed, "1 hash", "fail",
+                                 f"{name}: {r.diverging} of {r.processes} fresh processes at {r.threads} thread(s) "
+                                 f"ended on another final hash (95% interval of the rate {r.interval_95[0]:.3f}-"
+                                 f"{r.interval_95[1]:.3f})"))
+            else:
+                rows.append(_row("determinism", subject, observed, "1 hash", "pass",
+                                 f"{name}: {r.processes} fresh processes at {r.threads} thread(s) on one final hash "
+                                 f"(95% upper bound on the per-process rate {r.upper_95:.3f})"))
     return rows
 
 
@@ -357,7 +382,8 @@ def check(report: Report | dict[str, Any], baseline: Baseline | dict[str, Any], 
         report = _record(schema.report_from_dict, report, "report")
     if isinstance(baseline, dict):
         baseline = _record(schema.baseline_from_dict, baseline, "baseline")
-    rows = (_settings_rows(report, baseline) + _determinism_rows(report, baseline) + _status_rows(report)
+    rows = (_settings_rows(report, baseline) + _determinism_rows(report, baseline) + _hunt_rows(report)
+            + _status_rows(report)
             + _fid_rows(report, baseline, alpha) + _cost_rows(report, baseline, max_det_cost)
             + _strict_rows(report, baseline, strict))
     return GateResult(rows)

@@ -184,6 +184,40 @@ def _pairs_table(report: Report, figures: list[str]) -> list[str]:
             "", *(["![divergence](figures/divergence.png)", ""] if "divergence.png" in figures else [])]
 
 
+def _parting_section(report: Report) -> list[str]:
+    """Where each pair that is not identical parts ways, down to the op (repro localize), and the
+    process hunt (repro hunt), when the audit ran one."""
+    out = ["## Where the runs part ways", ""]
+    differ = [p for p in report.pairs if not p.identical]
+    if not differ:
+        out += [f"Every pair is bit-identical ({len(report.pairs)} pairs): there is nothing to localise.", ""]
+    for p in differ:
+        loc = p.localization
+        head = f"- **{p.kind}: {p.a} vs {p.b}**: "
+        if loc is None:
+            out.append(head + "not localised (the audit ran with --no-localize; `repro localize` the two run "
+                       "directories)")
+            continue
+        out.append(head + loc.summary())
+        if loc.nondeterministic_ops:
+            out += ["", "  Every op whose outputs differed on bitwise-equal inputs in the replayed window:", "",
+                    "  " + _table(["op", "module", "pass", "times", "first at"],
+                                  [[c.op, c.module or "-", "backward" if c.backward else "forward", c.count,
+                                    f"step {c.first_step} {c.first_phase}"]
+                                   for c in loc.nondeterministic_ops]).replace("\n", "\n  ")]
+    if differ:
+        out += ["", "Each pair is replayed from the last step at which both runs' full states agree, each side "
+                "in a fresh process in its own conditions (mode, threads, device), hashing the inputs and outputs "
+                "of every op; an op is named only when its inputs are bitwise equal and its outputs are not.", ""]
+    for variant, h in report.hunt.items():
+        out += [f"Hunt of `{variant}` ({h.processes} fresh processes per thread count, {h.steps} steps each, "
+                "deterministic mode):", "", *[f"- {line}" for line in h.summary().splitlines()], ""]
+    if report.hunt and any(h.varied for h in report.hunt.values()):
+        out += ["A hunt found more than one final hash: the same run does not reproduce from process to process "
+                "(`repro gate` fails this).", ""]
+    return out
+
+
 def _component(d: Noise, level: str) -> str:
     comp = d.components.get(level)
     if comp is None or comp.std is None:
@@ -283,6 +317,7 @@ def render_markdown(report: Report, figures: list[str] = ()) -> str:
             "otherwise or with fewer than 3 seeds a side.", ""]
     out += _runs_table(report)
     out += _pairs_table(report, list(figures))
+    out += _parting_section(report)
     out += _noise_section(report)
     out += _selection_section(report)
     out += _cost_section(report.cost)

@@ -24,8 +24,10 @@ from repro.audit.plan import AuditPlan
 from repro.audit.schema import PairRow, Report, RunRow, Settings
 from repro.audit.spec import AuditSpec
 from repro.config import TrainConfig
+from repro.errors import ReproError
 from repro.executor import Executor, make_executor
 from repro.gan.presets import config_for
+from repro.localize.result import HuntResult, Localization
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,8 @@ def run_audit(spec: AuditSpec, executor: Executor | None = None, *,
             io.clean_temp_files(folder)
         ex = executor or make_executor(spec.executor.name, jobs=spec.executor.jobs,
                                        ray_address=spec.executor.ray_address,
-                                       threads_per_task=spec.executor.threads_per_task)
+                                       threads_per_task=spec.executor.threads_per_task,
+                                       isolation=spec.executor.isolation)
         try:
             rows, metrics = execute.train_and_evaluate(
                 spec.runs(), configs, run_dirs, executor=ex, force=spec.force, train_missing=spec.train_missing,
@@ -79,6 +82,9 @@ def analyse(spec: AuditSpec, rows: list[RunRow], run_dirs: dict[str, Path],
                      fid_a=by_id[p.a.id].fid, fid_b=by_id[p.b.id].fid,
                      **divergence.compare(run_dirs[p.a.id], run_dirs[p.b.id]))
              for p in plan.pairs()]  # train() raises on failure: every run here completed or diverged
+    if spec.localize:
+        pairs = [dataclasses.replace(p, localization=localized(p, run_dirs, spec.out_dir / "localize"))
+                 if not p.identical else p for p in pairs]
     fp = fingerprint.collect()
     costs = {}
     for v in plan.variants:
@@ -94,8 +100,45 @@ def analyse(spec: AuditSpec, rows: list[RunRow], run_dirs: dict[str, Path],
         variance={v: variance.decompose(rows, v, per_seed=spec.per_seed, main_seed=plan.seed) for v in plan.variants},
         comparison=variance.compare(rows, plan.variant, plan.baseline_variant, per_seed=spec.per_seed,
                                     min_effect=spec.min_effect),
-        cost=costs, archdiff=_archdiffs(plan.variant, plan.baseline_variant, first.resolution, first.channels))
+        cost=costs, archdiff=_archdiffs(plan.variant, plan.baseline_variant, first.resolution, first.channels),
+        hunt={v: _hunt(spec, v) for v in plan.variants} if spec.hunt else {})
     return schema.check_report(report, "the audit report being written")  # the contract, before anything lands
+
+
+def localized(pair: PairRow, run_dirs: dict[str, Path], folder: Path) -> Localization:
+    """Where a pair that is not identical parts ways (:func:`repro.localize.locate.localize`: both
+    runs replayed from their last agreeing checkpoint, each in a fresh process in its own
+    conditions). Kept in ``folder/<a>--<b>/`` with the final hashes it was made for, and reused
+    while they match; a replay that fails is reported as not localised, with its error."""
+    from repro.localize.locate import localize  # lazy: the replay machinery loads only for a pair that needs it
+
+    a, b = run_dirs[pair.a], run_dirs[pair.b]
+    where = folder / f"{pair.a}--{pair.b}".replace("/", "_")
+    key = {"a": rundir.read_run(a).get("final_param_hash"), "b": rundir.read_run(b).get("final_param_hash"),
+           "a_trace": len(rundir.read_trace(a)), "b_trace": len(rundir.read_trace(b))}
+    saved, saved_key = where / "localization.json", where / "made_for.json"
+    if saved.exists() and saved_key.exists() and io.read_json(saved_key, "localisation key") == key:
+        return Localization.from_dict(io.read_json(saved, "saved localisation"))
+    log.info(f"localising {pair.a} vs {pair.b} ({pair.kind}): replaying both from their last agreeing checkpoint")
+    try:
+        result = localize(a, b, out=where)
+    except (ReproError, OSError, RuntimeError) as err:
+        result = Localization("not localised", f"the replay failed: {err}", str(a), str(b),
+                              first_divergent_step=pair.first_divergent_step)
+    io.write_json(saved_key, key)
+    log.info(f"{pair.a} vs {pair.b}: {result.summary()}")
+    return result
+
+
+def _hunt(spec: AuditSpec, variant: str) -> HuntResult:
+    """``repro hunt`` of ``variant`` with the audit's config overrides (its seed, dataset, batch)."""
+    from repro.localize.hunt import hunt  # lazy: only with --hunt
+
+    sets = tuple(f"{k}={v}" for k, v in spec.overrides.items() if k not in ("threads", "device", "checkpoint_every", "steps"))
+    sets += (f"seed={spec.plan.seed}",)
+    log.info(f"hunt: {variant}, {spec.hunt} fresh processes per thread count {list(spec.hunt_threads)}, "
+             f"{spec.hunt_steps} steps each")
+    return hunt(variant, processes=spec.hunt, threads=spec.hunt_threads, steps=spec.hunt_steps, sets=sets)
 
 
 def settings(spec: AuditSpec, first: TrainConfig) -> Settings:

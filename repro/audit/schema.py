@@ -23,6 +23,7 @@ from typing import Any
 
 from repro.audit.plan import AuditPlan
 from repro.errors import SchemaError
+from repro.localize.result import HuntResult, Localization
 from repro.records import from_dict, to_dict
 from repro.stats.comparison import VERDICTS
 from repro.stats.comparison import Comparison as SeedComparison
@@ -122,7 +123,8 @@ class PairRow:
     rel_l2: list[list[float]]  # [[step, ||a - b|| / ||a||], ...] at every common checkpoint
     fid_a: float | None
     fid_b: float | None
-    localization: dict[str, Any] | None = None  # repro.localize's result, for a pair that is not identical
+    # where the pair parts ways, down to the op (repro.localize), for a pair that is not identical
+    localization: Localization | None = None
 
 
 @dataclass(frozen=True)
@@ -251,7 +253,7 @@ class Settings:
     channels: int = 1
     extractor: str = "auto"
     num_samples: int | None = None
-    isolation: str = "in-process"
+    isolation: str = "in-process"  # what a report written before isolation was recorded did
 
 
 @dataclass(frozen=True)
@@ -272,6 +274,7 @@ class Report:
     comparison: Comparison
     cost: dict[str, Cost]
     archdiff: dict[str, Any] = field(default_factory=dict)  # repro.arch.archdiff results, rendered by it
+    hunt: dict[str, HuntResult] = field(default_factory=dict)  # per variant, with --hunt N (repro hunt)
     mlflow_run_id: str | None = None
     upgraded_from: dict[str, Any] | None = None
 

@@ -52,7 +52,7 @@ class ExecutorSpec:
     jobs: int | None = None  # runs at once (local: processes; ray: at most this many)
     ray_address: str | None = None
     threads_per_task: int | None = None
-    isolation: str = "in-process"  # process: every run in a fresh interpreter
+    isolation: str = "process"  # process: every run in a fresh interpreter; in-process: runs share one
 
     def __post_init__(self) -> None:
         check_choice("executor", self.name, EXECUTORS)
@@ -88,6 +88,10 @@ class AuditSpec:
     force: bool = False  # retrain runs whose directory holds another config
     use_mlflow: bool = True
     progress: bool = True
+    localize: bool = True  # replay every pair that is not identical and name the op where it parts ways
+    hunt: int = 0  # > 0: also train each variant in this many fresh processes per thread count (repro hunt)
+    hunt_steps: int = 10  # generator steps of each hunt process
+    hunt_threads: tuple[int, ...] = (1, 2)  # the hunt's intra-op thread counts
     command: str = "repro.audit.run_audit(...)"
 
     def __post_init__(self) -> None:
@@ -101,6 +105,14 @@ class AuditSpec:
         if self.min_effect is not None and not (isinstance(self.min_effect, (int, float)) and not isinstance(
                 self.min_effect, bool) and 0 < self.min_effect < math.inf):
             raise InputError(f"invalid min_effect={self.min_effect!r}: must be a finite number of FID units > 0")
+        if not _is_int(self.hunt) or self.hunt < 0:
+            raise InputError(f"invalid hunt={self.hunt!r}: the number of fresh processes per thread count, >= 0")
+        if not _is_int(self.hunt_steps) or self.hunt_steps < 1:
+            raise InputError(f"invalid hunt_steps={self.hunt_steps!r}: must be an integer >= 1")
+        object.__setattr__(self, "hunt_threads", tuple(self.hunt_threads))
+        if not self.hunt_threads or any(not _is_int(t) or t < 1 for t in self.hunt_threads) or len(
+                set(self.hunt_threads)) != len(self.hunt_threads):
+            raise InputError(f"invalid hunt_threads={list(self.hunt_threads)!r}: distinct integers >= 1")
         if not _is_int(self.cost_pairs) or self.cost_pairs < 2:
             raise InputError(f"invalid cost_pairs={self.cost_pairs!r}: an interval needs at least 2 step pairs")
         configs = self.configs()  # every name and value, before anything trains
@@ -136,7 +148,7 @@ class AuditSpec:
               overrides: Mapping[str, Any] | None = None, extractor: str = "auto",
               extractor_weights: str | None = None, num_samples: int | None = None, eval_seeds: int = 10,
               executor: str = "local", jobs: int | None = None, ray_address: str | None = None,
-              threads_per_task: int | None = None, isolation: str = "in-process", **rest: Any) -> "AuditSpec":
+              threads_per_task: int | None = None, isolation: str = "process", **rest: Any) -> "AuditSpec":
         """A spec from flat keywords (the Python API's short form): the plan's, the evaluation's and
         the executor's fields by name; ``rest``: the other fields of :class:`AuditSpec`."""
         return cls(plan=AuditPlan(variant, baseline_variant, replicates, seed, tuple(extra_seeds), tuple(perturb)),

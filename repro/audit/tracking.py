@@ -70,11 +70,17 @@ def run_tags(row: RunRow, run_dir: Path, identical: list[str], pair: PairRow | N
             "final_param_hash": str(row.final_param_hash),
             "identical_to": ",".join(identical) if identical else "none",
             "worker": f"{row.worker_host}:{row.worker_pid}"}
-    if pair is not None and pair.localization:  # where this run parted ways with its twin
-        culprit = (pair.localization.get("culprit") or {})
-        tags.update({"localized.status": str(pair.localization.get("status")),
-                     "localized.op": str(culprit.get("op")), "localized.module": str(culprit.get("module")),
-                     "localized.phase": str(culprit.get("phase")), "localized.step": str(culprit.get("step"))})
+    if pair is not None and pair.localization is not None:  # where this run parted ways with its twin
+        loc = pair.localization
+        tags["localized.status"] = loc.status
+        first = loc.culprit.a if loc.culprit is not None else (
+            (loc.sequence_split.a or loc.sequence_split.b) if loc.sequence_split is not None else None)
+        if first is not None:
+            tags.update({"localized.op": first.op, "localized.module": first.module or "(none)",
+                         "localized.phase": first.phase, "localized.step": str(first.step),
+                         "localized.kind": "culprit" if loc.culprit is not None else "sequence split"})
+        if loc.nondeterministic_ops:
+            tags["localized.ops_differing"] = ",".join(sorted({c.op for c in loc.nondeterministic_ops}))[:500]
     if (run_dir / rundir.FINGERPRINT).exists():  # the run's own: its threads, its commit
         fp = io.read_json(run_dir / rundir.FINGERPRINT, "run fingerprint")
         tags.update({f"fingerprint.{k}": str(v) for k, v in fingerprint.summary(fp).items()})
@@ -131,6 +137,9 @@ def log_audit(report: Report, out_dir: Path, run_dirs: dict[str, Path],
             mlflow.log_metrics({f"{variant}.{k}": x for k, x in _numbers(to_dict(v)).items()})
         for variant, c in report.cost.items():
             mlflow.log_metrics({f"{variant}.cost_{k}": x for k, x in _numbers(to_dict(c)).items()})
+        for variant, h in report.hunt.items():  # distinct final hashes over fresh processes, per thread count
+            mlflow.log_metrics({f"{variant}.hunt_t{r.threads}_{k}": float(x) for r in h.results
+                                for k, x in (("distinct", r.distinct), ("upper_95", r.upper_95))})
         for row in report.runs:
             run_dir = Path(run_dirs[row.id])
             run_metrics = metrics.get(row.id)

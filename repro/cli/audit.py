@@ -50,9 +50,19 @@ def add_parser(sub) -> None:
                         "cluster holds)")
     p.add_argument("--ray-address", default=None, metavar="auto|HOST:PORT",
                    help="join a running Ray cluster (default: start a local Ray instance sized to this machine)")
-    p.add_argument("--isolation", default="in-process", choices=["process", "in-process"],
-                   help="process: every run trains in its own fresh interpreter (how a user reruns: a new process, "
-                        "another worker); in-process: runs share this process (or a worker) one after another")
+    p.add_argument("--isolation", default="process", choices=["process", "in-process"],
+                   help="process (default): every run trains in its own fresh interpreter (how a user reruns: a new "
+                        "process, another worker); in-process: runs share this process (or a worker) one after another")
+    p.add_argument("--no-localize", action="store_true",
+                   help="do not replay the pairs that are not bit-identical (by default each is replayed from its "
+                        "last agreeing checkpoint and the op where it parts ways is named: repro localize)")
+    p.add_argument("--hunt", type=int, default=0, metavar="N",
+                   help="also train each variant's deterministic run in N fresh processes per thread count "
+                        "(repro hunt): distinct final hashes and a 95%% bound, in the report; the gate fails a hunt "
+                        "that found more than one hash")
+    p.add_argument("--hunt-steps", type=int, default=10, metavar="S", help="generator steps of each hunt process")
+    p.add_argument("--hunt-threads", type=int, nargs="+", default=[1, 2], metavar="T",
+                   help="the hunt's intra-op thread counts (default 1 2)")
     p.add_argument("--threads-per-task", type=int, default=None,
                    help="intra-op threads (and CPUs) of a run whose config leaves threads at 0 (default: the "
                         "CPUs divided by --jobs for local processes, 1 for ray, torch's default for one local job)")
@@ -78,7 +88,9 @@ def spec_from_args(args):
     where = dict(executor=executor, runs_dir=Path(args.runs_dir) if args.runs_dir else None,
                  evals_dir=Path(args.evals_dir) if args.evals_dir else None, train_missing=not args.no_train,
                  force=args.force, use_mlflow=not args.no_mlflow, progress=not args.quiet,
-                 command=command_line(), min_effect=args.min_effect, per_seed=args.per_seed)
+                 command=command_line(), min_effect=args.min_effect, per_seed=args.per_seed,
+                 localize=not args.no_localize, hunt=args.hunt, hunt_steps=args.hunt_steps,
+                 hunt_threads=tuple(args.hunt_threads))
     if args.params:
         params = params_cli.load(args.params)
         audit = params.get("audit") if isinstance(params, dict) else None

@@ -132,5 +132,5 @@ def _check_picklable(task: TrainTask) -> None:
     try:
         pickle.dumps(task.step_callback)
     except (pickle.PicklingError, AttributeError, TypeError) as exc:
-        raise InputError(f"the step callback of {task.run_id} cannot go to another process ({exc}); use jobs=1, "
-                         "or a module-level function") from None
+        raise InputError(f"the step callback of {task.run_id} cannot go to another process ({exc}); use "
+                         "jobs=1 with isolation='in-process', or a module-level function") from None

@@ -21,27 +21,8 @@ from typing import Any, Iterable
 
 import torch
 
-from repro.localize.ops import OpRecord, iter_records
-
-
-@dataclass(frozen=True)
-class OpCount:
-    """How often one op, at one place, gave different outputs on equal inputs."""
-
-    op: str
-    module: str
-    backward: bool
-    count: int
-    first_index: int
-    first_step: int
-    first_phase: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "OpCount":
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__})
+from repro.localize.ops import iter_records
+from repro.localize.result import OpCount, OpRecord
 
 
 @dataclass(frozen=True)

@@ -25,102 +25,20 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 from repro import io, rundir
 from repro.errors import InputError, ReproError
+from repro.localize.result import HuntResult, ThreadResult
 from repro.stats import binomial
 
 log = logging.getLogger(__name__)
-SCHEMA = "repro.hunt/1"
 
 
 class HuntFailed(ReproError):
     """A training process of the hunt exited with an error."""
-
-
-@dataclass(frozen=True)
-class ThreadResult:
-    """One thread count: ``counts`` maps each final hash to its number of processes (most common
-    first); ``typical`` is the most common hash, ``diverging`` the processes on any other.
-    ``upper_95``: one-sided exact 95% upper bound on the per-process rate of leaving the typical
-    hash; ``interval_95``: the two-sided exact (Clopper-Pearson) interval. ``kept``: hash -> run
-    directory kept. ``seconds``: wall time of each process, in order."""
-
-    threads: int
-    processes: int
-    counts: dict[str, int]
-    typical: str
-    diverging: int
-    upper_95: float
-    interval_95: tuple[float, float]
-    seconds: tuple[float, ...] = ()
-    hashes: tuple[str, ...] = ()  # per process, in order
-    kept: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def distinct(self) -> int:
-        return len(self.counts)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"threads": self.threads, "processes": self.processes, "distinct": self.distinct,
-                "counts": dict(self.counts), "typical": self.typical, "diverging": self.diverging,
-                "upper_95": self.upper_95, "interval_95": list(self.interval_95), "seconds": list(self.seconds),
-                "hashes": list(self.hashes), "kept": dict(self.kept)}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ThreadResult":
-        return cls(d["threads"], d["processes"], dict(d["counts"]), d["typical"], d["diverging"], d["upper_95"],
-                   tuple(d["interval_95"]), tuple(d.get("seconds", ())), tuple(d.get("hashes", ())),
-                   dict(d.get("kept", {})))
-
-
-@dataclass(frozen=True)
-class HuntResult:
-    """A whole hunt: the run trained (``variant``, ``steps``, ``sets``), where (``machine``: CPU
-    model, torch, oneDNN and MKL versions, from the first process's fingerprint), when, and one
-    :class:`ThreadResult` per thread count."""
-
-    variant: str
-    steps: int
-    processes: int
-    sets: tuple[str, ...]
-    warm_cache: bool
-    results: tuple[ThreadResult, ...]
-    machine: dict[str, Any] = field(default_factory=dict)
-    started: str = ""
-    finished: str = ""
-
-    @property
-    def varied(self) -> bool:
-        """True when some thread count gave more than one final hash."""
-        return any(r.distinct > 1 for r in self.results)
-
-    def summary(self) -> str:
-        lines = []
-        for r in self.results:
-            hashes = ", ".join(f"{h[:12]}: {n}" for h, n in r.counts.items())
-            lines.append(f"{r.threads} thread(s): {r.distinct} distinct final hash(es) over {r.processes} fresh "
-                         f"processes ({hashes}); {r.diverging} left the typical hash; 95% upper bound on the "
-                         f"per-process rate {r.upper_95:.3f}")
-        return "\n".join(lines)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"schema": SCHEMA, "variant": self.variant, "steps": self.steps, "processes": self.processes,
-                "sets": list(self.sets), "warm_cache": self.warm_cache, "varied": self.varied,
-                "results": [r.to_dict() for r in self.results], "machine": dict(self.machine),
-                "started": self.started, "finished": self.finished}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "HuntResult":
-        if d.get("schema", SCHEMA) != SCHEMA:
-            raise InputError(f"a hunt record of schema {d.get('schema')!r}; this version reads {SCHEMA}")
-        return cls(d["variant"], d["steps"], d["processes"], tuple(d.get("sets", ())), bool(d.get("warm_cache")),
-                   tuple(ThreadResult.from_dict(r) for r in d["results"]), dict(d.get("machine", {})),
-                   d.get("started", ""), d.get("finished", ""))
 
 
 def summarise(threads: int, hashes: list[str], seconds: list[float] = (), kept: dict[str, str] | None = None

@@ -16,13 +16,13 @@ not agree on) and which random generator it draws from.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 import torch
 from torch import nn
 
-from repro.errors import InputError
+from repro.localize.result import OpRecord
 
 # ops whose outputs are uninitialised memory by definition: never compared
 UNDEFINED_OUTPUT = frozenset({"empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided",
@@ -31,79 +31,6 @@ UNDEFINED_OUTPUT = frozenset({"empty", "empty_like", "empty_strided", "new_empty
 NOT_RECORDED_NAMESPACES = frozenset({"c10d", "_c10d_functional", "profiler", "debug_mode_ops"})
 # autograd's sequence number of a node that no forward op created (AccumulateGrad and friends)
 _NO_SEQ = (1 << 64) - 1
-
-
-@dataclass(frozen=True)
-class OpRecord:
-    """One dispatched op of a replay.
-
-    ``index``: call index from the start of the replay (0-based, counted per process, in call
-    order). ``op``: the overload (``aten.convolution.default``). ``module``: the path of the module
-    it ran in (``D.blocks.0.conv1``; ``G``/``D`` themselves; ``""`` outside any module); for a
-    backward op the forward module whose op created the autograd node (``backward`` true,
-    ``node`` the node's name, ``ConvolutionBackward0``); for gradient accumulation the parameter.
-    ``update``/``stage``: the phase (``D2/5``, ``G``; ``data``, ``forward``, ``backward``,
-    ``optimiser``) of ``step`` (the generator step it belongs to). ``inputs``: digests (16 hex
-    digits) of the tensors it read, in argument order, before it ran; ``args``: one digest of
-    its other arguments (numbers, shapes, flags) and, for a random op, of its generator's state.
-    ``outputs``: digests of what it returned and of every tensor it wrote in place. Shapes are
-    lists of ints; ``device`` is where it ran. ``note`` says why an op is not compared (e.g.
-    ``uninitialised output``).
-    """
-
-    index: int
-    op: str
-    module: str
-    backward: bool
-    node: str
-    update: str
-    stage: str
-    step: int
-    inputs: tuple[str, ...]
-    args: str
-    outputs: tuple[str, ...]
-    input_shapes: tuple[tuple[int, ...], ...]
-    output_shapes: tuple[tuple[int, ...], ...]
-    dtypes: tuple[str, ...]
-    device: str
-    note: str = ""
-
-    @property
-    def phase(self) -> str:
-        """``D2/5 backward``: the update and stage in one string."""
-        return f"{self.update} {self.stage}".strip()
-
-    def same_call(self, other: "OpRecord") -> bool:
-        """The same op at the same place: overload, module and phase."""
-        return (self.op, self.module, self.backward, self.update, self.stage, self.step) == (
-            other.op, other.module, other.backward, other.update, other.stage, other.step)
-
-    def same_inputs(self, other: "OpRecord") -> bool:
-        return self.inputs == other.inputs and self.args == other.args
-
-    def compared(self) -> bool:
-        return not self.note
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        for key in ("inputs", "outputs", "dtypes"):
-            out[key] = list(out[key])
-        for key in ("input_shapes", "output_shapes"):
-            out[key] = [list(s) for s in out[key]]
-        return out
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "OpRecord":
-        names = {f.name for f in fields(cls)}
-        missing = names - set(d) - {"note"}
-        if missing:
-            raise InputError(f"an op record lacks {', '.join(sorted(missing))}")
-        v = {k: d[k] for k in names if k in d}
-        for key in ("inputs", "outputs", "dtypes"):
-            v[key] = tuple(v[key])
-        for key in ("input_shapes", "output_shapes"):
-            v[key] = tuple(tuple(s) for s in v[key])
-        return cls(**v)
 
 
 @dataclass(frozen=True)
