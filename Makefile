@@ -12,7 +12,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DVC_NO_ANALYTICS := 1
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup test test-slow audit reference gate-ci baseline-ci bench
+.PHONY: setup test test-unit test-integration test-slow audit reference gate-ci baseline-ci bench
 
 $(CORE): pyproject.toml constraints/ci.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,13 @@ setup: $(STAMP)
 ## the fast test tier (the default; slow and GPU tiers are marked)
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+## one tier at a time: unit (seconds, no training) and integration (tiny runs, Ray, MLflow, DVC)
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest -m 'not integration and not slow and not gpu'
+
+test-integration: $(STAMP)
+	$(BIN)/python -m pytest -m 'integration and not slow and not gpu'
 
 ## the slow tier: every SIGKILL window, concurrent writers, the DVC pipeline end to end (minutes)
 test-slow: $(STAMP)

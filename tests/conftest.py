@@ -11,15 +11,34 @@ os.environ.setdefault("REPRO_CACHE_DIR", tempfile.mkdtemp(prefix="repro-test-cac
 os.environ.setdefault("DVC_SITE_CACHE_DIR", tempfile.mkdtemp(prefix="repro-test-dvc-site-"))
 
 import pytest  # noqa: E402
+from tiny import TINY_CFG  # noqa: E402
 
 from repro.config import TrainConfig  # noqa: E402
+
+# --------------------------------------------------------------------------- tiers
+# unit: seconds, no training run, no subprocess of repro, no Ray, MLflow store or DVC repository.
+# integration: the modules below (tiny training runs and audits, fresh processes, Ray, MLflow, DVC,
+# the benchmark and GPU scripts' dry runs). slow and gpu: marked per test. `make test` runs unit
+# and integration; `make test-unit` and `make test-integration` run one tier (README, "Tests").
+INTEGRATION_MODULES = frozenset({
+    "test_audit", "test_benchmarks", "test_cli_errors", "test_crash_safety", "test_dvc_pipeline", "test_dvc_plots",
+    "test_dvc_resume", "test_evaluate", "test_executor", "test_executor_ray", "test_gpu_scripts", "test_hunt",
+    "test_isolation", "test_localize", "test_locks", "test_pipeline", "test_readme", "test_resume",
+    "test_run_directory", "test_speed", "test_startup", "test_study_cli", "test_study_pipeline", "test_tracking",
+    "test_train",
+})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.stem in INTEGRATION_MODULES:
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture
 def tiny_cfg() -> TrainConfig:
     """The smallest real training run: ResNet at 16x16 on digits, a few channels, tiny batches."""
-    return TrainConfig(architecture="resnet", width=0.0625, batch_size=8, steps=6, checkpoint_every=2,
-                       trace_every=1, device="cpu")
+    return TrainConfig(architecture="resnet", **TINY_CFG)
 
 
 @pytest.fixture(autouse=True)

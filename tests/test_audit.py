@@ -7,6 +7,7 @@ import os
 
 import pytest
 import torch
+from tiny import TINY
 
 from repro.audit import report as report_mod
 from repro.audit import schema
@@ -14,9 +15,6 @@ from repro.audit.plan import plan
 from repro.audit.run import run_audit as _run_audit
 from repro.audit.spec import AuditSpec
 
-# n_dis 1: the resnet presets carry compare_gan's recipe (n_dis 5); these tests exercise the audit, not the recipe
-TINY = {"width": 0.0625, "batch_size": 8, "steps": 4, "checkpoint_every": 2, "trace_every": 1, "device": "cpu",
-        "n_dis": 1}
 COST_PAIRS = 3  # interleaved cost measurement: enough for an interval, short for the fast tier
 
 

@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tiny import TINY
 
 from repro.audit.execute import mark_thread_mismatch
 from repro.cli import main
@@ -14,8 +15,7 @@ from repro.executor import TrainTask, default_threads, make_executor, plan_cost,
 from repro.gan.presets import config_for
 
 # 4 steps, a checkpoint every 2: the smallest run that resumes from a checkpoint (train_helpers' TINY shape)
-TINY = {"width": 0.0625, "batch_size": 8, "steps": 4, "checkpoint_every": 2, "trace_every": 1, "device": "cpu",
-        "n_dis": 1, "threads": 1}
+TINY = {**TINY, "threads": 1}
 
 
 def _tasks(root, modes=("deterministic", "nondeterministic")):

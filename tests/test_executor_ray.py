@@ -9,6 +9,8 @@ import pytest
 
 pytest.importorskip("ray", reason='the Ray tests need pip install "repro[ray]"')
 
+from tiny import TINY
+
 from repro.audit import schema  # noqa: E402
 from repro.audit.run import run_audit as _run_audit  # noqa: E402
 from repro.audit.spec import AuditSpec  # noqa: E402
@@ -16,8 +18,7 @@ from repro.executor import TrainTask, make_executor, ray_backend, worker  # noqa
 from repro.gan.presets import config_for  # noqa: E402
 
 # one thread per run: the local reference trains at the same count (CPU bits depend on it)
-TINY = {"width": 0.0625, "batch_size": 8, "steps": 4, "checkpoint_every": 2, "trace_every": 1, "device": "cpu",
-        "n_dis": 1, "threads": 1}
+TINY = {**TINY, "threads": 1}
 
 
 def run_audit(variant, *, executor, **kw):

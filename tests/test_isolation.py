@@ -6,6 +6,7 @@ import os
 
 import pytest
 import torch
+from tiny import TINY
 
 from repro.cli import main
 from repro.executor import TrainTask, make_executor, worker
@@ -15,8 +16,7 @@ from repro.localize.twice import TwiceMode, TwiceResult
 from repro.train.plant import ENV as PLANT
 from repro.train.scan import run_twice
 
-TINY = {"width": 0.0625, "batch_size": 8, "steps": 2, "checkpoint_every": 2, "trace_every": 1, "device": "cpu",
-        "n_dis": 1, "threads": 1}
+TINY = {**TINY, "steps": 2, "threads": 1}
 
 
 def _tasks(root, n=2):

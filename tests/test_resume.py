@@ -11,6 +11,7 @@ import signal
 
 import pytest
 import torch
+from tiny import TINY_CFG
 from train_helpers import SUBPROCESS_CFG, set_status, train_subprocess
 
 from repro import config, rundir
@@ -21,8 +22,7 @@ from repro.errors import EnvironmentMismatch
 from repro.train import checkpoints, train
 from repro.train.run import continue_or_restart
 
-TINY = dict(architecture="resnet", width=0.0625, batch_size=8, steps=6, checkpoint_every=2, trace_every=1,
-            device="cpu")  # == tiny_cfg
+TINY = dict(architecture="resnet", **TINY_CFG)  # == tiny_cfg
 TRAIN_ARGS = [a for k, v in SUBPROCESS_CFG.items() for a in ("--set", f"{k}={v}")]
 
 
