@@ -58,6 +58,16 @@ def test_audit_isolated_by_default():
     assert args.isolation == "process" and not args.no_localize and args.hunt == 0
 
 
+def test_audit_options_of_the_executor_and_the_hunt_are_checked(capsys):
+    from repro.cli import main
+
+    for argv, message in ((["--gpus-per-task", "0.5"], "--gpus-per-task needs --executor ray"),
+                          (["--hunt", "-1"], "invalid hunt=-1"), (["--hunt", "2", "--hunt-threads", "1", "1"],
+                                                                   "invalid hunt_threads=[1, 1]")):
+        assert main(["audit", "--variant", "resnet_all", "--no-mlflow", *argv]) == 2
+        assert message in capsys.readouterr().err
+
+
 def test_replicates_train_in_their_own_processes_and_a_pair_that_differs_is_localised(audit):
     """Issue 20: each run of a pair has its own PID; a pair that is not identical (here the thread
     perturbation, 1 vs 2 intra-op threads, when this CPU gives other bits for it) is replayed and

@@ -17,7 +17,7 @@ import numpy as np
 
 from repro import rundir
 from repro.audit.schema import Cost, Interleaved, RunRow
-from repro.determinism import execution_mode
+from repro.determinism import run_mode
 from repro.errors import InputError
 from repro.train.loop import Diverged, Trainer, timed_step
 
@@ -101,16 +101,16 @@ def measure_pairs(step: Callable[[str], float], *, pairs: int = DEFAULT_PAIRS,
 def interleaved(cfg, *, pairs: int = DEFAULT_PAIRS, warmup: int = DEFAULT_WARMUP_PAIRS) -> dict[str, Any]:
     """Measure det/nondet step time on one model of ``cfg`` (a TrainConfig) in this process.
 
-    Each step runs inside :func:`repro.determinism.execution_mode` of its mode (the model, data
+    Each step runs inside :func:`repro.determinism.run_mode` of its mode (the model, data
     and optimiser carry over, as in one training run whose mode is toggled every step). Returns
     :func:`ratio_interval`'s dict plus ``warmup``, ``order`` and ``device``; a step that diverges
     ends the measurement: ``ratio``, ``ci_low`` and ``ci_high`` are ``None`` and ``diverged`` says why.
     """
-    with execution_mode("deterministic", threads=cfg.threads):
+    with run_mode(cfg, "deterministic"):
         trainer = Trainer(cfg)
 
-    def step(mode: str) -> float:
-        with execution_mode(mode, threads=cfg.threads):
+    def step(mode: str) -> float:  # the run's threads and fill_uninitialized_memory, in either mode
+        with run_mode(cfg, mode):
             return timed_step(trainer)[1]
 
     info = {"warmup": warmup, "order": "alternating det-nondet / nondet-det pairs, one model, one process",

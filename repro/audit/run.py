@@ -54,7 +54,8 @@ def run_audit(spec: AuditSpec, executor: Executor | None = None, *,
         ex = executor or make_executor(spec.executor.name, jobs=spec.executor.jobs,
                                        ray_address=spec.executor.ray_address,
                                        threads_per_task=spec.executor.threads_per_task,
-                                       isolation=spec.executor.isolation)
+                                       isolation=spec.executor.isolation,
+                                       gpus_per_task=spec.executor.gpus_per_task)
         try:
             rows, metrics = execute.train_and_evaluate(
                 spec.runs(), configs, run_dirs, executor=ex, force=spec.force, train_missing=spec.train_missing,

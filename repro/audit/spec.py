@@ -53,6 +53,7 @@ class ExecutorSpec:
     ray_address: str | None = None
     threads_per_task: int | None = None
     isolation: str = "process"  # process: every run in a fresh interpreter; in-process: runs share one
+    gpus_per_task: float = 1.0  # ray: the GPUs a CUDA run asks for; a fraction packs runs on one GPU
 
     def __post_init__(self) -> None:
         check_choice("executor", self.name, EXECUTORS)
@@ -61,6 +62,8 @@ class ExecutorSpec:
             raise InputError(f"invalid --jobs {self.jobs!r}: must be an integer >= 1")
         if self.threads_per_task is not None and (not _is_int(self.threads_per_task) or self.threads_per_task < 1):
             raise InputError(f"invalid --threads-per-task {self.threads_per_task!r}: must be an integer >= 1")
+        if self.gpus_per_task != 1.0 and self.name != "ray":
+            raise InputError("--gpus-per-task needs --executor ray (local runs use the device they name)")
         if self.ray_address is not None and self.name != "ray":
             raise InputError("--ray-address needs --executor ray")
 

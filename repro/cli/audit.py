@@ -53,6 +53,9 @@ def add_parser(sub) -> None:
     p.add_argument("--isolation", default="process", choices=["process", "in-process"],
                    help="process (default): every run trains in its own fresh interpreter (how a user reruns: a new "
                         "process, another worker); in-process: runs share this process (or a worker) one after another")
+    p.add_argument("--gpus-per-task", type=float, default=1.0, metavar="G",
+                   help="ray: the GPUs a CUDA run asks for (default 1; a fraction such as 0.25 packs 4 runs on "
+                        "one GPU)")
     p.add_argument("--no-localize", action="store_true",
                    help="do not replay the pairs that are not bit-identical (by default each is replayed from its "
                         "last agreeing checkpoint and the op where it parts ways is named: repro localize)")
@@ -84,7 +87,8 @@ def spec_from_args(args):
     from repro.cli import params as params_cli
 
     executor = ExecutorSpec(name=args.executor, jobs=args.jobs, ray_address=args.ray_address,
-                            threads_per_task=args.threads_per_task, isolation=args.isolation)
+                            threads_per_task=args.threads_per_task, isolation=args.isolation,
+                            gpus_per_task=args.gpus_per_task)
     where = dict(executor=executor, runs_dir=Path(args.runs_dir) if args.runs_dir else None,
                  evals_dir=Path(args.evals_dir) if args.evals_dir else None, train_missing=not args.no_train,
                  force=args.force, use_mlflow=not args.no_mlflow, progress=not args.quiet,
