@@ -227,3 +227,19 @@ def test_sigkill_in_every_window_resumes_bit_identical(tiny_cfg, tmp_path, refer
     assert result["identical"] and result["traced_steps_compared"] == 6
     assert not list((tmp_path / "k").rglob("*.tmp"))
     assert rundir.checkpoint_steps(tmp_path / "k") == [2, 4, 6]
+
+
+def test_the_audit_refuses_a_damaged_finished_run_and_force_retrains_it(tmp_path, reference):
+    """Issue 24 item 3: the audit's reuse reads a finished run's whole trace before trusting it; the
+    error names the file and line, and --force (what the message says) retrains that run."""
+    from repro.audit import reuse
+    from repro.audit.plan import RunSpec
+
+    run = _completed(tmp_path, "b")
+    _damage_line(run, 5)
+    cfg, spec = rundir.read_config(run), RunSpec("resnet_default", "deterministic", 0, 0)
+    with pytest.raises(rundir.DamagedTrace, match=rf"damaged trace {run / rundir.TRACE} line 6: .*--force"):
+        reuse.run_action(spec, run, cfg, force=False)
+    action, what = reuse.run_action(spec, run, cfg, force=True)
+    assert action == "retrain" and f"{run / rundir.TRACE} line 6 is damaged" in what
+    assert reuse.run_action(spec, _completed(tmp_path, "c"), cfg, force=False)[0] == "reuse"

@@ -26,7 +26,9 @@ log = logging.getLogger(__name__)
 
 def run_action(spec: RunSpec, run_dir: Path, cfg: TrainConfig, force: bool) -> tuple[str, str]:
     """What the audit does with one run: ``(action, what to log)``; action is reuse, resume,
-    train or retrain. A run trained with another config is an error unless ``force``."""
+    train or retrain. A run trained with another config, or a finished run whose trace is damaged
+    (:class:`repro.rundir.DamagedTrace`, naming the file and line), is an error unless ``force``,
+    which retrains it."""
     if not (run_dir / rundir.CONFIG).exists() or not rundir.is_run_dir(run_dir):
         return "train", "training"  # train() refuses a folder that is not a run directory
     differing = diff(rundir.read_config(run_dir), cfg)
@@ -41,6 +43,12 @@ def run_action(spec: RunSpec, run_dir: Path, cfg: TrainConfig, force: bool) -> t
     except ValueError:
         record = {}
     if record.get("status") in ("completed", "diverged"):
+        try:
+            rundir.check_trace(run_dir)  # a finished run's damaged trace line would drop steps from the comparison
+        except rundir.DamagedTrace as err:
+            if not force:
+                raise
+            return "retrain", f"retraining: {err.path} line {err.line} is damaged"
         return "reuse", f"reusing ({record['status']})"
     steps = rundir.checkpoint_steps(run_dir)
     return "resume", f"resuming from step {steps[-1]}" if steps else "training (no checkpoint to resume from)"
