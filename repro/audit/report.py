@@ -195,8 +195,10 @@ def _parting_section(report: Report) -> list[str]:
         loc = p.localization
         head = f"- **{p.kind}: {p.a} vs {p.b}**: "
         if loc is None:
-            out.append(head + "not localised (the audit ran with --no-localize; `repro localize` the two run "
-                       "directories)")
+            why = ("the report was made before the audit localised pairs (upgraded from "
+                   f"{report.upgraded_from.get('schema', 'an older schema')})" if report.upgraded_from
+                   else "the audit ran with --no-localize")
+            out.append(head + f"not localised: {why}; `repro localize` the two run directories names the op")
             continue
         out.append(head + loc.summary())
         if loc.nondeterministic_ops:
@@ -206,7 +208,9 @@ def _parting_section(report: Report) -> list[str]:
                                     f"step {c.first_step} {c.first_phase}"]
                                    for c in loc.nondeterministic_ops]).replace("\n", "\n  ")]
     if differ:
-        out += ["", "Each pair is replayed from the last step at which both runs' full states agree, each side "
+        out.append("")
+    if any(p.localization is not None for p in differ):
+        out += ["Each pair is replayed from the last step at which both runs' full states agree, each side "
                 "in a fresh process in its own conditions (mode, threads, device), hashing the inputs and outputs "
                 "of every op; an op is named only when its inputs are bitwise equal and its outputs are not.", ""]
     for variant, h in report.hunt.items():
