@@ -87,3 +87,23 @@ def test_run_twice_forks_random_ops_and_copies_what_in_place_ops_write():
     again = torch.Generator().manual_seed(0)
     torch.rand(4, 3, generator=again)
     assert torch.equal(again.get_state(), gen.get_state())  # the generator advanced once, not twice
+
+
+def test_run_json_records_the_process_that_trained_it(tmp_path):
+    """A run trained by `repro train` (a pipeline stage) or by an executor's worker records its host
+    and PID in run.json, so an audit that reuses it can still say where it trained."""
+    import socket
+
+    from repro import rundir
+
+    assert main(["train", "--variant", "resnet_default", "--quiet", "--steps", "2", "--set", "checkpoint_every=2",
+                 "--set", "width=0.0625", "--set", "batch_size=8", "--set", "n_dis=1", "--out",
+                 str(tmp_path / "cli")]) == 0
+    worker = rundir.read_run(tmp_path / "cli")["worker"]
+    assert worker["pid"] == os.getpid() and worker["host"] == socket.gethostname()
+    ex = make_executor("local", isolation="process")
+    try:
+        record = ex.train([TrainTask("r", config_for("resnet_default", **TINY), tmp_path / "ex")])["r"]
+    finally:
+        ex.close()
+    assert rundir.read_run(tmp_path / "ex")["worker"] == record["worker"] and record["worker"]["pid"] != os.getpid()

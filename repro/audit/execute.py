@@ -103,7 +103,7 @@ def run_row(spec: RunSpec, record: dict[str, Any], metrics: dict[str, Any] | Non
     """One run of the report: what ``run.json`` says of its training (``record``) and what its
     evaluation measured (``metrics``, None for a run without a score)."""
     m = metrics or {}
-    worker = record.get("worker") or {}
+    worker = record.get("worker") or {}  # an executor's worker, or the process of `repro train` (a pipeline stage)
     return RunRow(
         id=spec.id, variant=spec.variant, mode=spec.mode, seed=spec.seed, replicate=spec.replicate,
         perturb=spec.perturb, status=record.get("status"), steps_completed=record.get("steps_completed"),

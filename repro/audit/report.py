@@ -94,6 +94,13 @@ def summary_lines(report: Report) -> list[str]:
             parts = [f"{p.variant}: diverged at step {p.first_divergent_step}, FID {_f(p.fid_a)} vs {_f(p.fid_b)}"
                      for p in moved]
             lines.append("- **Nondeterminism changes results**: " + "; ".join(parts) + ".")
+    named = [(p, p.localization.culprit) for p in report.pairs
+             if not p.identical and p.localization is not None and p.localization.culprit is not None]
+    if named:
+        lines.append("- **Where runs part ways**: " + "; ".join(
+            f"{p.kind} pair of {p.variant} at `{c.op}` in `{c.module or '(no module)'}` "
+            f"(step {c.a.step}, {c.a.phase})" for p, c in named)
+            + " (the first op with equal inputs and different outputs; see below).")
     for v, cost in report.cost.items():
         inter = cost.interleaved
         if inter is not None and inter.ratio is not None:

@@ -57,7 +57,7 @@ def run(args) -> int:
 
         resume, force = continue_or_restart(cfg, args.out)
     record = train(cfg, args.out, resume=resume, force=force, allow_env_change=args.allow_env_change,
-                   progress=not args.quiet, meta={"variant": args.variant})
+                   progress=not args.quiet, meta={"variant": args.variant, "worker": _this_process()})
     if args.quiet:
         print(summary_line(args.variant, args.out, record))
     else:
@@ -65,3 +65,12 @@ def run(args) -> int:
                                                "wall_time_s", "median_step_time_s", "diverged_step")
                     if k in record})
     return EXIT_DIVERGED if record["status"] == "diverged" else EXIT_COMPLETED
+
+
+def _this_process() -> dict:
+    """Where this command trains (recorded in run.json as ``worker``, as an executor records its
+    workers): an audit over runs a pipeline stage trained shows each run's host and process."""
+    import os  # lazy: the command line loads what a command runs
+    import socket
+
+    return {"host": socket.gethostname(), "pid": os.getpid(), "isolation": "process"}

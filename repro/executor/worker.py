@@ -110,10 +110,12 @@ def run_train(task: TrainTask, probe: tuple[str, str] | None = None, kill: str |
             prepare_process(task.config)
         before = _runs_here
         _runs_here += 1
+        who = {"host": socket.gethostname(), "pid": os.getpid(), "runs_before": before,
+               "isolation": "process" if fresh else "in-process"}
         record = train(task.config, task.run_dir, resume=task.resume, force=task.force, progress=task.progress,
-                       meta=meta, step_callback=_killer(task.run_id, kill, task.step_callback))
-    return {**record, "worker": {"host": socket.gethostname(), "pid": os.getpid(), "runs_before": before,
-                                 "isolation": "process" if fresh else "in-process"}}
+                       meta={**(meta or {}), "worker": who},  # in run.json too: a reused run still says who
+                       step_callback=_killer(task.run_id, kill, task.step_callback))
+    return {**record, "worker": who}
 
 
 def run_train_fresh(task: TrainTask, probe: tuple[str, str] | None = None, kill: str | None = None
