@@ -23,6 +23,7 @@ SMOKE = """study:
   seeds: 0-2
   steps: 2
   dataset: digits
+  batch_size: 8
   checkpoint_every: 2
   threads: 1
   jobs: 1
@@ -35,9 +36,10 @@ FULL = """study:
   variants: resnet_default,resnet_skip,resnet_cin,resnet_opt,resnet_sum,resnet_tan,resnet_eps,resnet_all,resnet_ns_none_none,resnet_ns_none_gp,resnet_ns_bn_none,resnet_ns_ln_gp,resnet_ns_sn_gp,resnet_wgan_none_none,resnet_wgan_sn_none,resnet_ls_none_none,resnet_ls_sn_none,sndcgan_ns_none_none,sndcgan_ns_none_gp,sndcgan_ns_sn_none
   settings: '*'
   seeds: 0-4
-  steps: 60
+  steps: 300
   dataset: digits
-  checkpoint_every: 60
+  batch_size: 32
+  checkpoint_every: 100
   threads: 1
   jobs: 2
 """
