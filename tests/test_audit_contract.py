@@ -246,12 +246,13 @@ def test_a_multi_thread_cpu_pair_says_it_cannot_see_process_level_races():
     gave another hash for the first run of a process); one thread, or a GPU, needs no caveat."""
     from repro.audit.report import summary_lines
 
-    cpu = _committed(ROOT / "audits" / "resnet_all" / "report.json")
+    committed = _committed(ROOT / "audits" / "resnet_all" / "report.json")
+    assert committed.settings.isolation == "process"  # the default: no caveat needed
+    assert any("own fresh process" in x for x in summary_lines(committed))
+    cpu = dataclasses.replace(committed, settings=dataclasses.replace(committed.settings, isolation="in-process"))
     line = next(x for x in summary_lines(cpu) if "reproducible here" in x)
     assert "yes" in line and "repro hunt" in line and "2 intra-op threads" in line
     one_thread = dataclasses.replace(cpu, runs=[dataclasses.replace(r, threads=1) for r in cpu.runs])
     assert not any("repro hunt" in x for x in summary_lines(one_thread))
-    isolated = dataclasses.replace(cpu, settings=dataclasses.replace(cpu.settings, isolation="process"))
-    assert any("own fresh process" in x for x in summary_lines(isolated))
     gpu = _committed(ROOT / "audits" / "gpu_h200" / "report.json")
     assert not any("repro hunt" in x for x in summary_lines(gpu))
