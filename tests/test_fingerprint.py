@@ -115,6 +115,7 @@ def test_numerics_switches_follow_torch(no_git_tree):
     import torch
 
     benchmark, precision = torch.backends.cudnn.benchmark, torch.get_float32_matmul_precision()
+    fp32 = {b: getattr(b, "fp32_precision", None) for b in (torch.backends, torch.backends.cuda.matmul)}
     try:
         torch.backends.cudnn.benchmark = not benchmark
         torch.set_float32_matmul_precision("medium" if precision != "medium" else "high")
@@ -122,6 +123,9 @@ def test_numerics_switches_follow_torch(no_git_tree):
     finally:
         torch.backends.cudnn.benchmark = benchmark
         torch.set_float32_matmul_precision(precision)
+        for backend, value in fp32.items():  # set_float32_matmul_precision moves these too ('none' -> 'ieee')
+            if value is not None:
+                backend.fp32_precision = value
     assert changed["cudnn_benchmark"] is (not benchmark)
     assert changed["float32_matmul_precision"] == ("medium" if precision != "medium" else "high")
     restored = fingerprint.collect()["numerics"]

@@ -300,3 +300,19 @@ def test_extending_on_the_command_line_and_shortening_refused(tmp_path, capsys):
     capsys.readouterr()
     assert main([*args, "--steps", "4", "--resume"]) == 2
     assert "steps: run has 6, asked 4 (a run can be extended to more steps, never shortened)" in _one_error_line(capsys)
+
+
+def test_a_cpu_run_does_not_depend_on_cuda_switches():
+    """CI found it: a test had moved the CUDA matmul's fp32_precision ('none' -> 'ieee'), and
+    resuming a CPU run in that process was refused as another environment. CPU kernels read no CUDA
+    or cuDNN switch; a GPU run still does."""
+    from repro.train.resume import environment_changes
+
+    run = {"numerics.fp32_precision_cuda_matmul": "none", "numerics.cudnn_benchmark": False,
+           "numerics.float32_matmul_precision": "highest"}
+    now = {**run, "numerics.fp32_precision_cuda_matmul": "ieee", "numerics.cudnn_benchmark": True}
+    assert environment_changes(run, now, on_gpu=False) == []
+    assert [k for k, _, _ in environment_changes(run, now, on_gpu=True)] == [
+        "numerics.cudnn_benchmark", "numerics.fp32_precision_cuda_matmul"]
+    changed = {**run, "numerics.float32_matmul_precision": "high"}
+    assert [k for k, _, _ in environment_changes(run, changed, on_gpu=False)] == ["numerics.float32_matmul_precision"]

@@ -32,7 +32,11 @@ from repro.errors import EnvironmentMismatch, InputError
 # which GPU index is visible, and torch's NaN fill of new tensors (an execution field of the config)
 NOT_BITS = ("threads.cpu_count", "threads.affinity", "env.OMP_NUM_THREADS", "env.MKL_NUM_THREADS",
             "env.CUDA_VISIBLE_DEVICES", "speed.fill_uninitialized_memory")
-GPU_KEYS = ("cuda", "nvml")  # what a run on the CPU does not depend on
+# what a run on the CPU does not depend on: the CUDA and NVML sections, and the CUDA and cuDNN
+# switches among the numerics (e.g. set_float32_matmul_precision also moves the CUDA matmul's
+# fp32_precision, which no CPU kernel reads)
+GPU_KEYS = ("cuda", "nvml", "numerics.cuda_*", "numerics.cudnn_*", "numerics.fp32_precision_cuda_matmul",
+            "numerics.fp32_precision_cudnn")
 
 
 @dataclass(frozen=True)
