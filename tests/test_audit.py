@@ -331,3 +331,21 @@ def test_unusable_mlflow_store_fails_before_training(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match=r"MLflow store sqlite:///.*not-a-folder/mlflow.db is unusable.*--no-mlflow"):
         _small_audit(tmp_path / "a", use_mlflow=True)
     assert not (tmp_path / "a").exists()  # nothing trained, nothing written
+
+
+def test_audit_hunt_lands_in_the_report(tmp_path):
+    """`repro audit --hunt N`: each variant trained in N fresh processes per thread count, with the
+    audit's overrides and seed; the record in report.json and its lines in report.md."""
+    from repro.cli import main
+
+    out = tmp_path / "a"
+    argv = ["audit", "--variant", "resnet_default", "--baseline-variant", "resnet_default", "--steps", "2",
+            "--set", "checkpoint_every=2", "--set", "width=0.0625", "--set", "batch_size=8", "--set", "n_dis=1",
+            "--no-mlflow", "--quiet", "--eval-seeds", "1", "--num-samples", "32", "--hunt", "2", "--hunt-steps", "2",
+            "--hunt-threads", "1", "--out", str(out)]
+    assert main(argv) == 0
+    report = report_mod.load(out / "report.json")
+    hunt = report.hunt["resnet_default"]
+    assert (hunt.processes, hunt.steps, [r.threads for r in hunt.results]) == (2, 2, [1])
+    assert "n_dis=1" in hunt.sets and "seed=0" in hunt.sets and hunt.results[0].distinct == 1
+    assert "Hunt of `resnet_default` (2 fresh processes" in (out / "report.md").read_text()

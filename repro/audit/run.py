@@ -126,6 +126,7 @@ def localized(pair: PairRow, run_dirs: dict[str, Path], folder: Path) -> Localiz
     except (ReproError, OSError, RuntimeError) as err:
         result = Localization("not localised", f"the replay failed: {err}", str(a), str(b),
                               first_divergent_step=pair.first_divergent_step)
+    where.mkdir(parents=True, exist_ok=True)
     io.write_json(saved_key, key)
     log.info(f"{pair.a} vs {pair.b}: {result.summary()}")
     return result
