@@ -19,11 +19,10 @@ from repro.audit.cost import DEFAULT_PAIRS
 from repro.audit.plan import AuditPlan, RunSpec
 from repro.config import TrainConfig
 from repro.errors import InputError
-from repro.executor.base import EXECUTORS, default_threads, with_threads
+from repro.executor.base import EXECUTORS, ISOLATIONS, default_threads, with_threads
 from repro.registry import check_choice
 from repro.stats.evidence import PER_SEED
 
-ISOLATIONS = ("process", "in-process")
 # config fields the plan sets per run: an override of these would contradict the plan
 PLAN_FIELDS = ("mode", "seed")
 

@@ -176,28 +176,10 @@ class RayExecutor:
 
     # ------------------------------------------------------------------ interface
     def train(self, tasks: list[TrainTask], *, on_done: OnTrainDone | None = None) -> dict[str, dict]:
-        out: dict[str, dict] = {}
-
-        def done(task, record):
-            out[task.run_id] = record
-            if on_done is not None:
-                on_done(task, record)
-            return []
-
-        self._run([self._prepare(t) for t in tasks], done)
-        return out
+        return self._collect(tasks, on_done)
 
     def evaluate(self, tasks: list[EvalTask], *, on_done: OnEvalDone | None = None) -> dict[str, dict]:
-        out: dict[str, dict] = {}
-
-        def done(task, metrics):
-            out[task.run_id] = metrics
-            if on_done is not None:
-                on_done(task, metrics)
-            return []
-
-        self._run([self._prepare(t) for t in tasks], done)
-        return out
+        return self._collect(tasks, on_done)
 
     def train_and_evaluate(self, tasks: list[TrainTask], eval_for: Callable[[TrainTask, dict], EvalTask | None], *,
                            on_train_done: OnTrainDone | None = None, on_eval_done: OnEvalDone | None = None
@@ -259,6 +241,20 @@ class RayExecutor:
         cpus = task.config.threads or self.threads_per_task
         self._check_fits(task.run_id, cpus)
         return self._train.options(num_cpus=cpus, num_gpus=self._gpus(task.config.device)).remote(task, probe, kill)
+
+    def _collect(self, tasks: list, on_done: Callable[[Any, dict], None] | None) -> dict[str, dict]:
+        """Run ``tasks`` (all training or all scoring); their results by run id, each passed to
+        ``on_done`` as it arrives."""
+        out: dict[str, dict] = {}
+
+        def done(task, result):
+            out[task.run_id] = result
+            if on_done is not None:
+                on_done(task, result)
+            return []
+
+        self._run([self._prepare(t) for t in tasks], done)
+        return out
 
     def _run(self, tasks, on_done: Callable[[Any, dict], list]) -> None:
         """Run ``tasks`` at most ``jobs`` at a time; ``on_done(task, result)`` returns tasks to run next."""
